@@ -1,0 +1,355 @@
+"""`migrant-bot`: the command line for users, staff and ops.
+
+    migrant-bot run                  the main job: the bot when a token is set, else a chat
+    migrant-bot ask "TEXT" [--json]  one question
+    migrant-bot chat                 interactive terminal chat
+    migrant-bot kb check             validate knowledge/ (file:line for every problem)
+    migrant-bot reindex              validate, build a new index version, switch to it
+    migrant-bot index list|use NAME  see versions, roll back
+    migrant-bot eval --questions F   retrieval quality (with --baseline bm25|dense)
+    migrant-bot calibrate --questions F   thresholds that fit a labelled set
+
+Exit codes: 0 ok, 1 the checked thing has problems, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.embed import EmbeddingError
+from bot.index import IndexNotFound, IndexProblem, build_index, list_versions, switch_to
+from bot.index import current_version_name
+from bot.kb import InvalidKnowledgeBase, check_kb, errors
+from bot.settings import LANGUAGES, Settings
+
+log = logging.getLogger("migrant-bot")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise CliError(f"configuration error: {exc}") from exc
+
+
+def _assistant(settings: Settings, build_if_missing: bool = False):
+    from bot.search import Assistant
+
+    try:
+        return Assistant(settings)
+    except IndexNotFound:
+        if not build_if_missing:
+            raise
+        print("No search index yet: building it now (one time, about a minute).", file=sys.stderr)
+        _reindex(settings, quiet=False)
+        return Assistant(settings)
+
+
+# ------------------------------------------------------------------ kb
+
+
+def cmd_kb_check(args, settings: Settings) -> int:
+    kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
+    for p in problems:
+        print(p)
+    errs = errors(problems)
+    warnings = len(problems) - len(errs)
+    if errs:
+        print(f"\n{len(errs)} error(s), {warnings} warning(s) in {settings.kb_dir}: "
+              "fix the errors, then run this again.")
+        return 1
+    print(f"OK: {len(kb)} entries in {settings.kb_dir}, {warnings} warning(s).")
+    return 0
+
+
+# ------------------------------------------------------------------ index
+
+
+def _reindex(settings: Settings, quiet: bool) -> int:
+    from tqdm import tqdm
+
+    from bot.embed import make_embedder
+
+    embedder = make_embedder(settings)
+    bar = None
+
+    def progress(total: int, _done: int):
+        nonlocal bar
+        if quiet or total == 0:
+            return None
+        bar = tqdm(total=total, desc="embedding new texts", unit="text", file=sys.stderr)
+        return bar.update
+
+    try:
+        report = build_index(
+            settings.kb_dir,
+            settings.index_dir,
+            embedder,
+            settings.cache_path,
+            settings.kb_languages,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    print(report.summary())
+    return 0
+
+
+def cmd_reindex(args, settings: Settings) -> int:
+    try:
+        return _reindex(settings, args.quiet)
+    except InvalidKnowledgeBase as exc:
+        for p in exc.problems:
+            print(p, file=sys.stderr)
+        print(
+            f"\nreindex refused: {len(exc.problems)} error(s) in {settings.kb_dir}. The index "
+            "in service was not changed. Fix the errors (migrant-bot kb check) and retry.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def cmd_index(args, settings: Settings) -> int:
+    if args.action == "list":
+        current = current_version_name(settings.index_dir)
+        versions = list_versions(settings.index_dir)
+        if not versions:
+            print(f"no index versions in {settings.index_dir}: run `migrant-bot reindex`")
+        for name in versions:
+            manifest = json.loads((settings.index_dir / name / "manifest.json").read_text())
+            mark = "*" if name == current else " "
+            print(f"{mark} {name}  {manifest['model_id']}  {manifest['counts']['entries']} "
+                  f"entries  built {manifest['built_at']}")
+        return 0
+    if not args.name:
+        raise CliError("index use needs a version name (see `migrant-bot index list`)")
+    switch_to(settings.index_dir, args.name)
+    print(f"now serving {args.name}; running processes switch within "
+          f"{settings.index_check_interval:.0f} s")
+    return 0
+
+
+# ------------------------------------------------------------------ questions
+
+
+def _result_json(result, text: str) -> dict:
+    return {
+        "decision": result.decision,
+        "entry_id": result.entry_id,
+        "lang": result.lang,
+        "score": result.score,
+        "candidates": [asdict(c) for c in result.candidates],
+        "text": text,
+        "detected_script": result.detected.script,
+        "latin_russian": result.detected.latin_russian,
+        "index_version": result.index_version,
+    }
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from bot.render import render
+
+    if args.lang and args.lang not in LANGUAGES:
+        raise CliError(f"--lang must be one of {', '.join(LANGUAGES)}")
+    assistant = _assistant(settings)
+    result = assistant.ask(args.text, lang=args.lang)
+    text = render(result, assistant.version.kb, settings.help_contact)
+    if args.json:
+        print(json.dumps(_result_json(result, text), ensure_ascii=False, indent=1))
+    else:
+        print(text)
+    return 0
+
+
+def cmd_chat(args, settings: Settings, intro: str = "") -> int:
+    from bot.render import render
+
+    assistant = _assistant(settings, build_if_missing=True)
+    kb = assistant.version.kb
+    if intro:
+        print(intro)
+    print("Ask a question in Russian, Kazakh, Uzbek, Kyrgyz, Tajik or English. "
+          "Type a number to pick a suggested topic; empty line or Ctrl-D to quit.\n")
+    pending: list = []
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not line:
+            return 0
+        if line.isdigit() and pending and 1 <= int(line) <= len(pending):
+            entry, lang = kb[pending[int(line) - 1].entry_id], pending_lang
+            from bot.render import render_answer
+
+            print("\n" + render_answer(entry, lang) + "\n")
+            pending = []
+            continue
+        result = assistant.ask(line, lang=args.lang)
+        kb = assistant.version.kb
+        print("\n" + render(result, kb, settings.help_contact) + "\n")
+        pending = result.candidates if result.decision == "clarify" else []
+        pending_lang = result.lang
+
+
+def cmd_run(args, settings: Settings) -> int:
+    if settings.bot_token is not None and settings.bot_token.get_secret_value():
+        try:
+            from bot.telegram import run_bot  # arrives with the Telegram issue
+        except ImportError:
+            print("BOT_TOKEN is set, but this version has no Telegram layer yet; starting the "
+                  "terminal chat instead.", file=sys.stderr)
+        else:
+            return run_bot(settings)
+    intro = ("No BOT_TOKEN configured: this is the terminal chat on the same engine the "
+             "Telegram bot uses. To run the bot, set BOT_TOKEN (see README).")
+    return cmd_chat(args, settings, intro)
+
+
+# ------------------------------------------------------------------ measuring
+
+
+def _outcomes(args, settings: Settings, baseline: str | None):
+    from bot import evaluate
+    from bot.embed import make_embedder
+
+    questions = evaluate.read_questions(Path(args.questions))
+    assistant = _assistant(settings)
+    kb = assistant.version.kb
+    unknown = evaluate.check_ids(questions, kb)
+    if unknown:
+        raise CliError(f"{args.questions} expects ids the knowledge base lacks: {unknown}")
+    if baseline == "bm25":
+        runner, name = evaluate.bm25_runner(kb), "bm25"
+    elif baseline == "dense":
+        runner, name = evaluate.dense_runner(kb, make_embedder(settings)), "dense"
+    else:
+        runner, name = evaluate.project_runner(assistant), "project"
+    return evaluate.run_all(questions, runner), name
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from bot import evaluate
+
+    outcomes, name = _outcomes(args, settings, args.baseline)
+    rep = evaluate.report(outcomes, name)
+    if args.json:
+        print(json.dumps(rep, ensure_ascii=False, indent=1))
+    else:
+        print(evaluate.format_table([rep]))
+        if args.show_errors:
+            for o in outcomes:
+                exp = list(o.question.expected) or None
+                ok = (o.decision == "answer" and o.answered in o.question.expected) or (
+                    not o.question.expected and o.decision == "abstain")
+                if not ok:
+                    top = ", ".join(f"{c.entry_id}:{c.score:.3f}" for c in o.scores[:3])
+                    print(f"[{o.lang}] {o.decision:<8} exp={exp} | {o.question.text} | {top}")
+    return 0
+
+
+def cmd_calibrate(args, settings: Settings) -> int:
+    from bot import evaluate
+
+    outcomes, _ = _outcomes(args, settings, None)
+    best, utility = evaluate.calibrate(outcomes, settings)
+    tuned = settings.model_copy(update=best)
+    rep = evaluate.report(evaluate.redecide(outcomes, tuned), "tuned")
+    if args.json:
+        print(json.dumps({"thresholds": best, "utility": utility, "report": rep}, indent=1))
+        return 0
+    print(evaluate.format_table([rep]))
+    print(f"\nmean utility per question {utility:.3f}; set these (env or .env):")
+    for key, value in best.items():
+        print(f"{key.upper()}={value}")
+    return 0
+
+
+# ------------------------------------------------------------------ main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="migrant-bot", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("run", help="start the bot (or the terminal chat without a token)")
+    p.add_argument("--lang", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("text")
+    p.add_argument("--lang", help="reply language (default: the question's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive terminal chat")
+    p.add_argument("--lang", help="reply language (default: each question's)")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("kb", help="knowledge-base tools")
+    kb_sub = p.add_subparsers(dest="kb_command", required=True)
+    c = kb_sub.add_parser("check", help="validate knowledge/ and name file:line of problems")
+    c.set_defaults(func=cmd_kb_check)
+
+    p = sub.add_parser("reindex", help="validate the KB, build a new index version, switch")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("index", help="list index versions or switch to one (roll back)")
+    p.add_argument("action", choices=("list", "use"))
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_index)
+
+    for name, func, text in (
+        ("eval", cmd_eval, "score retrieval on a labelled JSONL file"),
+        ("calibrate", cmd_calibrate, "fit decision thresholds on a labelled JSONL file"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--questions", required=True, help="JSONL: text, expected, lang")
+        p.add_argument("--json", action="store_true")
+        if name == "eval":
+            p.add_argument("--baseline", choices=("bm25", "dense"))
+            p.add_argument("--show-errors", action="store_true", help="list the misses")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["run", *(argv or [])])
+    try:
+        return args.func(args, _settings())
+    except (CliError, IndexProblem, EmbeddingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the evaluation file and others report themselves
+        from bot.evaluate import BadQuestionsFile
+
+        if isinstance(exc, BadQuestionsFile | FileNotFoundError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Score retrieval on a labelled question file, and the two baselines on the same file.
+
+Input: JSON lines {"text": str, "expected": id | [ids] | null, "lang": str (optional)};
+null means out of scope (the right outcome is to abstain). Metrics per language and
+overall; see `score_group` for their definitions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bot.embed import Embedder
+from bot.kb import KnowledgeBase
+from bot.lexical import LexicalIndex
+from bot.search import Assistant, Candidate, decide
+from bot.settings import Settings
+from bot.text import detect_language
+
+
+class BadQuestionsFile(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    expected: tuple[str, ...]  # empty = out of scope
+    lang: str | None
+    line: int
+
+
+@dataclass
+class Outcome:
+    question: Question
+    lang: str
+    decision: str
+    answered: str | None
+    ranking: list[str]
+    scores: list[Candidate]
+    latency_ms: float
+
+
+def read_questions(path: Path) -> list[Question]:
+    questions = []
+    for n, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+            text = item["text"]
+            expected = item.get("expected")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadQuestionsFile(f"{path}:{n}: not a question line ({exc})") from exc
+        if expected is None:
+            exp: tuple[str, ...] = ()
+        elif isinstance(expected, str):
+            exp = (expected,)
+        elif isinstance(expected, list) and all(isinstance(e, str) for e in expected):
+            exp = tuple(expected)
+        else:
+            raise BadQuestionsFile(f"{path}:{n}: 'expected' must be an id, a list of ids or null")
+        if not isinstance(text, str):
+            raise BadQuestionsFile(f"{path}:{n}: 'text' must be a string")
+        questions.append(Question(text, exp, item.get("lang"), n))
+    if not questions:
+        raise BadQuestionsFile(f"{path}: no questions")
+    return questions
+
+
+def check_ids(questions: Sequence[Question], kb: KnowledgeBase) -> list[str]:
+    return sorted({e for q in questions for e in q.expected if e not in kb})
+
+
+# ---------------------------------------------------------------- systems under test
+
+Runner = Callable[[str], tuple[str, str, list[Candidate]]]  # text -> (lang, decision, ranking)
+
+
+def project_runner(assistant: Assistant) -> Runner:
+    def run(text: str) -> tuple[str, str, list[Candidate]]:
+        result = assistant.ask(text)
+        return result.lang, result.decision, result.ranking
+
+    return run
+
+
+def bm25_runner(kb: KnowledgeBase) -> Runner:
+    """Plain BM25 over each entry's title, questions and answer in all languages."""
+    docs = {
+        e.id: [part for t in e.text.values() for part in (t.title, *t.questions, t.answer)]
+        for e in kb
+    }
+    index = LexicalIndex(docs, prefix=0)
+
+    def run(text: str) -> tuple[str, str, list[Candidate]]:
+        scores = index.bm25(text)
+        ranked = sorted((Candidate(e, s) for e, s in scores.items()), key=lambda c: -c.score)
+        decision = "answer" if ranked and ranked[0].score > 0 else "abstain"
+        return detect_language(text).lang, decision, ranked
+
+    return run
+
+
+def dense_runner(kb: KnowledgeBase, embedder: Embedder) -> Runner:
+    """Plain FAISS over the answers: raw question, no normalisation, always top-1."""
+    ids, texts = [], []
+    for e in kb:
+        for t in e.text.values():
+            ids.append(e.id)
+            texts.append(t.answer)
+    index = faiss.IndexFlatIP(embedder.dim)
+    index.add(embedder.embed_passages(texts))
+
+    def run(text: str) -> tuple[str, str, list[Candidate]]:
+        sims, rows = index.search(embedder.embed_queries([text]), len(ids))
+        best: dict[str, float] = {}
+        for s, r in zip(sims[0], rows[0], strict=True):
+            if r >= 0 and ids[r] not in best:
+                best[ids[r]] = float(s)
+        ranked = [Candidate(e, s) for e, s in best.items()]
+        return detect_language(text).lang, "answer", ranked
+
+    return run
+
+
+def run_all(questions: Sequence[Question], runner: Runner) -> list[Outcome]:
+    outcomes = []
+    for q in questions:
+        started = time.perf_counter()
+        lang, decision, ranked = runner(q.text)
+        latency = (time.perf_counter() - started) * 1000
+        answered = ranked[0].entry_id if decision == "answer" and ranked else None
+        outcomes.append(
+            Outcome(q, q.lang or lang, decision, answered, [c.entry_id for c in ranked],
+                    list(ranked), latency)
+        )
+    return outcomes
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def score_group(outcomes: Sequence[Outcome]) -> dict:
+    """top1/top3/mrr: the ranking, whatever the decision, over in-scope questions.
+    answered_correct: decision answer with an expected id, over in-scope questions.
+    wrong_answer_rate: decision answer with a wrong id, over in-scope questions.
+    in_scope_abstain_rate: abstain on in-scope questions. oos_abstain_rate: abstain on
+    out-of-scope questions."""
+    ins = [o for o in outcomes if o.question.expected]
+    oos = [o for o in outcomes if not o.question.expected]
+
+    def rank_of(o: Outcome) -> int | None:
+        for i, e in enumerate(o.ranking, 1):
+            if e in o.question.expected:
+                return i
+        return None
+
+    ranks = [rank_of(o) for o in ins]
+    return {
+        "n": len(outcomes),
+        "n_in_scope": len(ins),
+        "n_out_of_scope": len(oos),
+        "top1": _rate(sum(1 for r in ranks if r == 1), len(ins)),
+        "top3": _rate(sum(1 for r in ranks if r and r <= 3), len(ins)),
+        "mrr": round(sum(1 / r for r in ranks if r) / len(ins), 4) if ins else None,
+        "answered_correct": _rate(
+            sum(1 for o in ins if o.decision == "answer" and o.answered in o.question.expected),
+            len(ins),
+        ),
+        "wrong_answer_rate": _rate(
+            sum(1 for o in ins if o.decision == "answer" and o.answered not in o.question.expected),
+            len(ins),
+        ),
+        "in_scope_abstain_rate": _rate(sum(1 for o in ins if o.decision == "abstain"), len(ins)),
+        "oos_abstain_rate": _rate(sum(1 for o in oos if o.decision == "abstain"), len(oos)),
+    }
+
+
+def report(outcomes: Sequence[Outcome], system: str) -> dict:
+    by_lang: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_lang.setdefault(o.lang, []).append(o)
+    latencies = [o.latency_ms for o in outcomes]
+    return {
+        "system": system,
+        "n": len(outcomes),
+        "overall": score_group(outcomes),
+        "by_lang": {lang: score_group(group) for lang, group in sorted(by_lang.items())},
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 2),
+            "p95": round(float(np.percentile(latencies, 95)), 2),
+        },
+    }
+
+
+def format_table(reports: Sequence[dict]) -> str:
+    """One line per system and language, for people."""
+    cols = ("top1", "top3", "mrr", "answered_correct", "wrong_answer_rate",
+            "in_scope_abstain_rate", "oos_abstain_rate")
+    head = f"{'system':<8} {'lang':<8} {'n':>4} " + " ".join(f"{c[:12]:>12}" for c in cols)
+    lines = [head, "-" * len(head)]
+    for rep in reports:
+        groups = [("overall", rep["overall"]), *rep["by_lang"].items()]
+        for lang, g in groups:
+            cells = " ".join(f"{'-' if g[c] is None else format(g[c], '.3f'):>12}" for c in cols)
+            lines.append(f"{rep['system']:<8} {lang:<8} {g['n']:>4} {cells}")
+        lat = rep["latency_ms"]
+        lines.append(f"{rep['system']:<8} latency p50 {lat['p50']} ms, p95 {lat['p95']} ms")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- calibration
+
+UTILITY = {
+    # A wrong confident answer can cost someone an entry ban: it weighs five times a
+    # right one. Offering the right topic among choices is half a right answer.
+    "answer_right": 1.0,
+    "answer_wrong": -5.0,
+    "clarify_right": 0.5,
+    "clarify_wrong": -0.5,
+    "abstain_in_scope": 0.0,
+    "abstain_oos": 1.0,
+    "answer_oos": -5.0,
+    "clarify_oos": -0.5,
+}
+
+
+def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ...]) -> float:
+    if not expected:
+        return UTILITY[{"abstain": "abstain_oos", "answer": "answer_oos"}.get(decision,
+                                                                              "clarify_oos")]
+    if decision == "abstain":
+        return UTILITY["abstain_in_scope"]
+    if decision == "answer":
+        return UTILITY["answer_right" if candidates[0].entry_id in expected else "answer_wrong"]
+    hit = any(c.entry_id in expected for c in candidates)
+    return UTILITY["clarify_right" if hit else "clarify_wrong"]
+
+
+def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, float]:
+    """Grid-search the decision thresholds that maximise the utility above on the
+    rankings already computed (the ranking does not depend on the thresholds)."""
+    scores = [s for o in outcomes for s in (c.score for c in o.scores[:1])]
+    lo, hi = (min(scores), max(scores)) if scores else (0.0, 1.0)
+    grid = np.round(np.arange(np.floor(lo * 100) / 100, hi + 0.005, 0.005), 3)
+    margins = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04)
+    windows = (0.01, 0.02, 0.03, 0.05)
+    best: tuple[float, dict] = (float("-inf"), {})
+    for answer_t, margin in itertools.product(grid, margins):
+        for clarify_t in grid[grid <= answer_t][::2]:
+            for window in windows:
+                trial = settings.model_copy(
+                    update={"answer_threshold": float(answer_t), "answer_margin": margin,
+                            "clarify_threshold": float(clarify_t), "clarify_window": window}
+                )
+                total = 0.0
+                for o in outcomes:
+                    decision, cands = decide(o.scores, trial)
+                    total += _utility(decision, cands, o.question.expected)
+                if total > best[0]:
+                    best = (total, {"answer_threshold": float(answer_t), "answer_margin": margin,
+                                    "clarify_threshold": float(clarify_t),
+                                    "clarify_window": window})
+    return best[1], best[0] / max(1, len(outcomes))
+
+
+def redecide(outcomes: Sequence[Outcome], settings: Settings) -> list[Outcome]:
+    """The same rankings decided with other thresholds (for calibration reports)."""
+    out = []
+    for o in outcomes:
+        decision, _ = decide(o.scores, settings)
+        answered = o.scores[0].entry_id if decision == "answer" else None
+        out.append(Outcome(o.question, o.lang, decision, answered, o.ranking, o.scores,
+                           o.latency_ms))
+    return out
+

@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""Ops entry point: validate knowledge/, build a new index version, switch to it.
+
+Same as `migrant-bot reindex`; exits 1 (and changes nothing) when the knowledge base has
+errors. Configuration comes from the environment (KB_DIR, DATA_DIR, EMBED_BACKEND, ...).
+"""
+
+import sys
+
+from bot.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["reindex", *sys.argv[1:]]))
