@@ -24,8 +24,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.embed import EmbeddingError
-from bot.index import IndexNotFound, IndexProblem, build_index, list_versions, switch_to
-from bot.index import current_version_name
+from bot.index import (
+    IndexNotFound,
+    IndexProblem,
+    build_index,
+    current_version_name,
+    list_versions,
+    switch_to,
+)
 from bot.kb import InvalidKnowledgeBase, check_kb, errors
 from bot.settings import LANGUAGES, Settings
 
@@ -66,8 +72,10 @@ def cmd_kb_check(args, settings: Settings) -> int:
     errs = errors(problems)
     warnings = len(problems) - len(errs)
     if errs:
-        print(f"\n{len(errs)} error(s), {warnings} warning(s) in {settings.kb_dir}: "
-              "fix the errors, then run this again.")
+        print(
+            f"\n{len(errs)} error(s), {warnings} warning(s) in {settings.kb_dir}: "
+            "fix the errors, then run this again."
+        )
         return 1
     print(f"OK: {len(kb)} entries in {settings.kb_dir}, {warnings} warning(s).")
     return 0
@@ -130,14 +138,18 @@ def cmd_index(args, settings: Settings) -> int:
         for name in versions:
             manifest = json.loads((settings.index_dir / name / "manifest.json").read_text())
             mark = "*" if name == current else " "
-            print(f"{mark} {name}  {manifest['model_id']}  {manifest['counts']['entries']} "
-                  f"entries  built {manifest['built_at']}")
+            print(
+                f"{mark} {name}  {manifest['model_id']}  {manifest['counts']['entries']} "
+                f"entries  built {manifest['built_at']}"
+            )
         return 0
     if not args.name:
         raise CliError("index use needs a version name (see `migrant-bot index list`)")
     switch_to(settings.index_dir, args.name)
-    print(f"now serving {args.name}; running processes switch within "
-          f"{settings.index_check_interval:.0f} s")
+    print(
+        f"now serving {args.name}; running processes switch within "
+        f"{settings.index_check_interval:.0f} s"
+    )
     return 0
 
 
@@ -180,9 +192,12 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
     kb = assistant.version.kb
     if intro:
         print(intro)
-    print("Ask a question in Russian, Kazakh, Uzbek, Kyrgyz, Tajik or English. "
-          "Type a number to pick a suggested topic; empty line or Ctrl-D to quit.\n")
+    print(
+        "Ask a question in Russian, Kazakh, Uzbek, Kyrgyz, Tajik or English. "
+        "Type a number to pick a suggested topic; empty line or Ctrl-D to quit.\n"
+    )
     pending: list = []
+    pending_lang = args.lang or "ru"
     while True:
         try:
             line = input("you> ").strip()
@@ -210,12 +225,17 @@ def cmd_run(args, settings: Settings) -> int:
         try:
             from bot.telegram import run_bot  # arrives with the Telegram issue
         except ImportError:
-            print("BOT_TOKEN is set, but this version has no Telegram layer yet; starting the "
-                  "terminal chat instead.", file=sys.stderr)
+            print(
+                "BOT_TOKEN is set, but this version has no Telegram layer yet; starting the "
+                "terminal chat instead.",
+                file=sys.stderr,
+            )
         else:
             return run_bot(settings)
-    intro = ("No BOT_TOKEN configured: this is the terminal chat on the same engine the "
-             "Telegram bot uses. To run the bot, set BOT_TOKEN (see README).")
+    intro = (
+        "No BOT_TOKEN configured: this is the terminal chat on the same engine the "
+        "Telegram bot uses. To run the bot, set BOT_TOKEN (see README)."
+    )
     return cmd_chat(args, settings, intro)
 
 
@@ -254,7 +274,8 @@ def cmd_eval(args, settings: Settings) -> int:
             for o in outcomes:
                 exp = list(o.question.expected) or None
                 ok = (o.decision == "answer" and o.answered in o.question.expected) or (
-                    not o.question.expected and o.decision == "abstain")
+                    not o.question.expected and o.decision == "abstain"
+                )
                 if not ok:
                     top = ", ".join(f"{c.entry_id}:{c.score:.3f}" for c in o.scores[:3])
                     print(f"[{o.lang}] {o.decision:<8} exp={exp} | {o.question.text} | {top}")

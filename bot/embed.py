@@ -113,13 +113,14 @@ class SentenceTransformerEmbedder:
                 "path or a model already in the local Hugging Face cache."
             ) from exc
         is_e5 = "e5" in os.path.basename(model.rstrip("/")).lower()
-        self.query_prefix = query_prefix if query_prefix is not None else ("query: " if is_e5 else "")
+        self.query_prefix = (
+            query_prefix if query_prefix is not None else ("query: " if is_e5 else "")
+        )
         self.passage_prefix = (
             passage_prefix if passage_prefix is not None else ("passage: " if is_e5 else "")
         )
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        get_dim = get_dim or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         name = os.path.basename(os.path.normpath(model)) if os.path.exists(model) else model
         self.model_id = f"sentence-transformers/{name}"

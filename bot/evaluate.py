@@ -140,8 +140,15 @@ def run_all(questions: Sequence[Question], runner: Runner) -> list[Outcome]:
         latency = (time.perf_counter() - started) * 1000
         answered = ranked[0].entry_id if decision == "answer" and ranked else None
         outcomes.append(
-            Outcome(q, q.lang or lang, decision, answered, [c.entry_id for c in ranked],
-                    list(ranked), latency)
+            Outcome(
+                q,
+                q.lang or lang,
+                decision,
+                answered,
+                [c.entry_id for c in ranked],
+                list(ranked),
+                latency,
+            )
         )
     return outcomes
 
@@ -208,8 +215,15 @@ def report(outcomes: Sequence[Outcome], system: str) -> dict:
 
 def format_table(reports: Sequence[dict]) -> str:
     """One line per system and language, for people."""
-    cols = ("top1", "top3", "mrr", "answered_correct", "wrong_answer_rate",
-            "in_scope_abstain_rate", "oos_abstain_rate")
+    cols = (
+        "top1",
+        "top3",
+        "mrr",
+        "answered_correct",
+        "wrong_answer_rate",
+        "in_scope_abstain_rate",
+        "oos_abstain_rate",
+    )
     head = f"{'system':<8} {'lang':<8} {'n':>4} " + " ".join(f"{c[:12]:>12}" for c in cols)
     lines = [head, "-" * len(head)]
     for rep in reports:
@@ -240,8 +254,9 @@ UTILITY = {
 
 def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ...]) -> float:
     if not expected:
-        return UTILITY[{"abstain": "abstain_oos", "answer": "answer_oos"}.get(decision,
-                                                                              "clarify_oos")]
+        return UTILITY[
+            {"abstain": "abstain_oos", "answer": "answer_oos"}.get(decision, "clarify_oos")
+        ]
     if decision == "abstain":
         return UTILITY["abstain_in_scope"]
     if decision == "answer":
@@ -263,17 +278,27 @@ def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, fl
         for clarify_t in grid[grid <= answer_t][::2]:
             for window in windows:
                 trial = settings.model_copy(
-                    update={"answer_threshold": float(answer_t), "answer_margin": margin,
-                            "clarify_threshold": float(clarify_t), "clarify_window": window}
+                    update={
+                        "answer_threshold": float(answer_t),
+                        "answer_margin": margin,
+                        "clarify_threshold": float(clarify_t),
+                        "clarify_window": window,
+                    }
                 )
                 total = 0.0
                 for o in outcomes:
                     decision, cands = decide(o.scores, trial)
                     total += _utility(decision, cands, o.question.expected)
                 if total > best[0]:
-                    best = (total, {"answer_threshold": float(answer_t), "answer_margin": margin,
-                                    "clarify_threshold": float(clarify_t),
-                                    "clarify_window": window})
+                    best = (
+                        total,
+                        {
+                            "answer_threshold": float(answer_t),
+                            "answer_margin": margin,
+                            "clarify_threshold": float(clarify_t),
+                            "clarify_window": window,
+                        },
+                    )
     return best[1], best[0] / max(1, len(outcomes))
 
 
@@ -283,7 +308,7 @@ def redecide(outcomes: Sequence[Outcome], settings: Settings) -> list[Outcome]:
     for o in outcomes:
         decision, _ = decide(o.scores, settings)
         answered = o.scores[0].entry_id if decision == "answer" else None
-        out.append(Outcome(o.question, o.lang, decision, answered, o.ranking, o.scores,
-                           o.latency_ms))
+        out.append(
+            Outcome(o.question, o.lang, decision, answered, o.ranking, o.scores, o.latency_ms)
+        )
     return out
-

@@ -348,7 +348,9 @@ def load_index(index_dir: Path, model_id: str, name: str | None = None) -> Index
         rows = [Row(**r) for r in json.loads((path / "rows.json").read_text(encoding="utf-8"))]
         kb = KnowledgeBase.from_json((path / "entries.json").read_text(encoding="utf-8"))
     except (ValueError, TypeError, KeyError) as exc:
-        raise CorruptIndex(f"index version {name} has unreadable metadata ({exc}): rebuild it")
+        raise CorruptIndex(
+            f"index version {name} has unreadable metadata ({exc}): rebuild it"
+        ) from exc
     if manifest.get("format") != FORMAT:
         raise CorruptIndex(
             f"index version {name} has format {manifest.get('format')}, this program reads "
@@ -363,7 +365,7 @@ def load_index(index_dir: Path, model_id: str, name: str | None = None) -> Index
     try:
         index = faiss.read_index(str(path / "index.faiss"))
     except RuntimeError as exc:
-        raise CorruptIndex(f"index version {name}: FAISS cannot read index.faiss ({exc})")
+        raise CorruptIndex(f"index version {name}: FAISS cannot read index.faiss ({exc})") from exc
     if index.ntotal != len(rows) or index.d != manifest.get("dim"):
         raise CorruptIndex(
             f"index version {name} is inconsistent: {index.ntotal} vectors of dimension "

@@ -194,9 +194,24 @@ class _Located:
         return self.lines.get(path, 1)
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML where an impossible date (2026-13-40) stays text for the validator
+    to report, instead of aborting the whole file."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 def _parse(text: str, path: str, problems: list[Problem]) -> _Located | None:
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
@@ -334,7 +349,9 @@ class _EntryChecker:
             return str(value)
         stem = Path(self.path).stem
         if stem != value:
-            self.error(f"id '{value}' differs from the file name '{stem}.yaml'; make them equal", "id")
+            self.error(
+                f"id '{value}' differs from the file name '{stem}.yaml'; make them equal", "id"
+            )
         return value
 
     def _check_dates(self, data: dict) -> tuple[dt.date, dt.date]:
@@ -353,7 +370,9 @@ class _EntryChecker:
                 dates[key] = value
         as_of, review_by = dates.get("as_of"), dates.get("review_by")
         if as_of and as_of > self.today:
-            self.error(f"as_of {as_of} is in the future; use the date the facts were checked", "as_of")
+            self.error(
+                f"as_of {as_of} is in the future; use the date the facts were checked", "as_of"
+            )
         if review_by:
             if review_by < self.today:
                 self.error(
@@ -456,12 +475,20 @@ class _EntryChecker:
                 )
         title = _text(block.get("title"))
         if title is None:
-            self.error(f"text.{lang}.title is missing or empty: write the title in {name}",
-                       "text", lang, "title")
+            self.error(
+                f"text.{lang}.title is missing or empty: write the title in {name}",
+                "text",
+                lang,
+                "title",
+            )
         answer = _text(block.get("answer"))
         if answer is None:
-            self.error(f"text.{lang}.answer is missing or empty: write the answer in {name}",
-                       "text", lang, "answer")
+            self.error(
+                f"text.{lang}.answer is missing or empty: write the answer in {name}",
+                "text",
+                lang,
+                "answer",
+            )
         elif len(answer) > ANSWER_SOFT_LIMIT:
             self.warn(
                 f"text.{lang}.answer has {len(answer)} characters; aim for "
@@ -483,8 +510,9 @@ class _EntryChecker:
             for i, q in enumerate(raw_questions):
                 text = _text(q)
                 if text is None:
-                    self.error(f"text.{lang}.questions item {i + 1} is empty",
-                               "text", lang, "questions", i)
+                    self.error(
+                        f"text.{lang}.questions item {i + 1} is empty", "text", lang, "questions", i
+                    )
                 else:
                     questions.append(text)
             if len(raw_questions) < MIN_QUESTIONS:
@@ -531,8 +559,9 @@ def check_kb(
         try:
             raw = file.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            problems.append(Problem(path, 1, f"the file is not UTF-8 text ({exc.reason}); "
-                                             "save it as UTF-8"))
+            problems.append(
+                Problem(path, 1, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")
+            )
             continue
         doc = _parse(raw, path, problems)
         if doc is None:
@@ -561,8 +590,13 @@ def check_kb(
     for entry, doc in related_refs:
         for i, rid in enumerate(entry.related):
             if rid == entry.id:
-                problems.append(Problem(entry.path, doc.line("related", i),
-                                        f"related id '{rid}' is the entry itself"))
+                problems.append(
+                    Problem(
+                        entry.path,
+                        doc.line("related", i),
+                        f"related id '{rid}' is the entry itself",
+                    )
+                )
             elif rid not in first_seen:
                 problems.append(
                     Problem(

@@ -42,8 +42,9 @@ def render_answer(entry: Entry, lang: str, fmt: str = "text") -> str:
     sources = [_("Sources:")]
     for source in entry.sources:
         if fmt == "html":
-            sources.append(f'• <a href="{html.escape(source.url, quote=True)}">'
-                           f"{esc(source.title)}</a>")
+            sources.append(
+                f'• <a href="{html.escape(source.url, quote=True)}">{esc(source.title)}</a>'
+            )
         else:
             sources.append(f"• {source.title}: {source.url}")
     parts.append("\n".join(sources))
@@ -73,9 +74,7 @@ def render_abstain(lang: str, contact: str = "", fmt: str = "text") -> str:
     if contact:
         lines.append(_("To talk to a person: {contact}").format(contact=esc(contact)))
     else:
-        lines.append(
-            _("Please ask a consultant of the migrant resource centre or your consulate.")
-        )
+        lines.append(_("Please ask a consultant of the migrant resource centre or your consulate."))
     return "\n\n".join(lines)
 
 

@@ -10,6 +10,7 @@ Nothing here knows about Telegram; the CLI, the bot and the tests drive this mod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -163,10 +164,9 @@ class Assistant:
             return
         self._last_check = now
         if current_version_name(self.settings.index_dir) != self._ranker.version.name:
-            try:
+            # a refused version is logged in reload(); the previous one keeps serving
+            with contextlib.suppress(IndexProblem):
                 self.reload()
-            except IndexProblem:
-                pass  # logged in reload(); the previous version keeps serving
 
     # ------------------------------------------------------------ questions
 
@@ -186,7 +186,11 @@ class Assistant:
         return self._result(ranked, reply_lang, detected, ranker, {"total": elapsed})
 
     def _result(
-        self, ranked: list[Candidate], lang: str, detected: Detected, ranker: Ranker,
+        self,
+        ranked: list[Candidate],
+        lang: str,
+        detected: Detected,
+        ranker: Ranker,
         timings: dict[str, float],
     ) -> Result:
         kb = ranker.version.kb

@@ -1,0 +1,100 @@
+import pytest
+
+from bot.text import (
+    detect_language,
+    normalize,
+    query_variants,
+    ru_latin_to_cyrillic,
+    script_of,
+    tokens,
+    uz_cyrillic_to_latin,
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["O‘zbekiston", "Oʻzbekiston", "O’zbekiston", "O`zbekiston", "O'zbekiston", "Oʼzbekiston"],
+)
+def test_uzbek_apostrophes_become_one(raw):
+    assert normalize(raw) == "o'zbekiston"
+
+
+def test_normalize_strips_invisible_and_control_characters_and_folds_case():
+    assert normalize("  Ре\u200bгистрация\u00ad \x07 ЁЛКА\n\tтут ") == "регистрация елка тут"
+
+
+def test_normalize_unifies_unicode_forms():
+    decomposed = "й"  # и + combining breve
+    assert normalize(decomposed) == "й"
+
+
+def test_tokens_keep_uzbek_apostrophe_inside_words():
+    assert tokens("Ro‘yxatdan o'tish, qancha?") == ["ro'yxatdan", "o'tish", "qancha"]
+
+
+def test_scripts():
+    assert script_of("как дела") == "cyrl"
+    assert script_of("kak dela") == "latn"
+    assert script_of("123 ???") == "other"
+
+
+def test_latin_russian_is_read_as_cyrillic():
+    assert ru_latin_to_cyrillic("skolko dney") == "сколко дней"
+    assert ru_latin_to_cyrillic("zhit bez registracii") == "жит без регистрации"
+
+
+def test_uzbek_cyrillic_to_latin():
+    assert uz_cyrillic_to_latin("рўйхатдан ўтиш қанча") == "ro'yxatdan o'tish qancha"
+    assert uz_cyrillic_to_latin("ер") == "yer"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("сколько дней можно находиться в россии без визы", "ru"),
+        ("Здравствуйте, где сделать регистрацию?", "ru"),
+        ("Ресейде визасыз қанша күн тұруға болады", "kk"),
+        ("ресейде тиркеу канша кунде керек", "kk"),
+        ("Rossiyada vizasiz necha kun turish mumkin?", "uz"),
+        ("patentni qanday to‘layman", "uz"),
+        ("Россияда визасиз неча кун туриш мумкин", "uz"),
+        ("патент учун тўлов қанча", "uz"),
+        ("Орусияда визасыз канча күн жүрсө болот", "ky"),
+        ("каттоо мөөнөтү канча күн", "ky"),
+        ("Дар Русия бе раводид чанд рӯз будан мумкин?", "tg"),
+        ("патентро чӣ тавр пардохт кунам", "tg"),
+        ("How long can I stay in Russia without a visa?", "en"),
+        ("my landlord refuses to register me", "en"),
+    ],
+)
+def test_detects_the_six_languages(text, lang):
+    assert detect_language(text).lang == lang
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["skolko dney mozhno byt v rossii bez vizy", "gde sdelat registraciyu", "kak oplatit patent"],
+)
+def test_detects_latin_script_russian(text):
+    detected = detect_language(text)
+    assert detected.lang == "ru"
+    assert detected.latin_russian
+
+
+def test_hint_breaks_a_tie_but_does_not_override_clear_evidence():
+    assert detect_language("патент", hint="uz").lang == "uz"
+    assert detect_language("сколько дней можно жить", hint="en").lang == "ru"
+
+
+def test_no_letters_falls_back_to_hint_or_russian():
+    assert detect_language("12.03.2026").lang == "ru"
+    assert detect_language("👍👍", hint="kk").lang == "kk"
+
+
+def test_query_variants_add_the_knowledge_base_script():
+    ru = detect_language("kak oplatit patent")
+    assert query_variants("kak oplatit patent", ru) == ["kak oplatit patent", "как оплатит патент"]
+    uz = detect_language("патент учун тўлов қанча")
+    assert query_variants("патент учун тўлов қанча", uz)[1] == "patent uchun to'lov qancha"
+    en = detect_language("pay my patent")
+    assert query_variants("Pay my patent", en) == ["pay my patent"]
