@@ -1,0 +1,171 @@
+"""The `migrant-bot` command line, driven in-process (and once as a real process)."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main
+
+EVAL_KEYS = {
+    "top1",
+    "top3",
+    "mrr",
+    "answered_correct",
+    "wrong_answer_rate",
+    "in_scope_abstain_rate",
+    "oos_abstain_rate",
+}
+
+
+@pytest.fixture
+def env(monkeypatch, settings):
+    monkeypatch.setenv("KB_DIR", str(settings.kb_dir))
+    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ANSWER_THRESHOLD", "0.93")
+    monkeypatch.setenv("ANSWER_MARGIN", "0.02")
+    monkeypatch.setenv("CLARIFY_THRESHOLD", "0.86")
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    return settings
+
+
+@pytest.fixture
+def questions(tmp_path):
+    lines = [
+        {"text": "как заплатить за патент", "expected": "patent-payment", "lang": "ru"},
+        {"text": "how can i pay patent money", "expected": "patent-payment", "lang": "en"},
+        {"text": "келгенден кийин каттоого канча күн бар", "expected": ["registration-deadline"]},
+        {"text": "қазақстанда визасыз неше күн болуға болады", "expected": "kz-stay", "lang": "kk"},
+        {"text": "pizza recipe please", "expected": None, "lang": "en"},
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    return path
+
+
+def test_kb_check_ok(env, capsys):
+    assert main(["kb", "check"]) == 0
+    assert "OK: 3 entries" in capsys.readouterr().out
+
+
+def test_kb_check_reports_file_and_line(env, capsys):
+    f = env.kb_dir / "kz-stay.yaml"
+    f.write_text(f.read_text().replace("status: reviewed", "status: done"))
+    assert main(["kb", "check"]) == 1
+    out = capsys.readouterr().out
+    line = f.read_text().splitlines().index("status: done") + 1
+    assert f"{f}:{line}: status 'done' must be 'draft' or 'reviewed'" in out
+
+
+def test_reindex_then_ask_json(env, capsys):
+    assert main(["reindex", "--quiet"]) == 0
+    assert "built index" in capsys.readouterr().out
+    assert main(["ask", "kak zaplatit za patent", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"decision", "entry_id", "lang", "score", "candidates", "text"} <= set(data)
+    assert data["decision"] == "answer" and data["entry_id"] == "patent-payment"
+    assert data["lang"] == "ru"
+    assert data["candidates"][0] == {"entry_id": "patent-payment", "score": data["score"]}
+    assert [c["score"] for c in data["candidates"]] == sorted(
+        (c["score"] for c in data["candidates"]), reverse=True
+    )
+    assert "https://example.org/patent-payment" in data["text"]
+
+
+def test_ask_abstain_json(env, built, capsys):
+    assert main(["ask", "pizza recipe please", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["decision"] == "abstain" and data["entry_id"] is None
+
+
+def test_reindex_refuses_an_invalid_kb(env, built, capsys):
+    f = env.kb_dir / "kz-stay.yaml"
+    f.write_text(f.read_text().replace("country: kz", "country: mars"))
+    assert main(["reindex", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "reindex refused" in err and "country 'mars'" in err
+    assert main(["index", "list"]) == 0
+    assert f"* {built.version}" in capsys.readouterr().out
+
+
+def test_ask_without_index_says_what_to_do(env, capsys):
+    assert main(["ask", "patent"]) == 2
+    assert "migrant-bot reindex" in capsys.readouterr().err
+
+
+def test_ask_rejects_unknown_language(env, built, capsys):
+    assert main(["ask", "patent", "--lang", "fr"]) == 2
+    assert "--lang must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("baseline", [None, "bm25", "dense"])
+def test_eval_json_has_the_agreed_keys(env, built, questions, baseline, capsys):
+    args = ["eval", "--questions", str(questions), "--json"]
+    assert main(args + (["--baseline", baseline] if baseline else [])) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["n"] == 5
+    assert EVAL_KEYS <= set(data["overall"])
+    assert {"p50", "p95"} == set(data["latency_ms"])
+    assert set(data["by_lang"]) == {"ru", "en", "ky", "kk"}  # ky detected: no lang given
+    for group in data["by_lang"].values():
+        assert EVAL_KEYS <= set(group)
+    if baseline is None:
+        assert data["overall"]["top1"] == 1.0
+        assert data["overall"]["oos_abstain_rate"] == 1.0
+    if baseline == "dense":
+        assert data["overall"]["oos_abstain_rate"] == 0.0  # no decision logic
+
+
+def test_eval_bad_file(env, built, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "expected": "patent-payment"}\nnot json\n')
+    assert main(["eval", "--questions", str(bad)]) == 2
+    assert f"{bad}:2" in capsys.readouterr().err
+
+
+def test_eval_unknown_expected_id(env, built, tmp_path, capsys):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"text": "a", "expected": "ru-nope"}\n')
+    assert main(["eval", "--questions", str(f)]) == 2
+    assert "ru-nope" in capsys.readouterr().err
+
+
+def test_calibrate_prints_thresholds(env, built, questions, capsys):
+    assert main(["calibrate", "--questions", str(questions)]) == 0
+    out = capsys.readouterr().out
+    for key in ("ANSWER_THRESHOLD=", "ANSWER_MARGIN=", "CLARIFY_THRESHOLD=", "CLARIFY_WINDOW="):
+        assert key in out
+
+
+def test_run_without_token_starts_the_chat(env, monkeypatch, capsys):
+    # no index yet: run builds it, then chats on stdin until an empty line
+    monkeypatch.setattr(sys, "stdin", io.StringIO("how can i pay patent money\n\n"))
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "No BOT_TOKEN configured" in out
+    assert "Pay through a bank and keep the receipt." in out
+
+
+def test_chat_clarify_pick_by_number(env, built, monkeypatch, capsys):
+    monkeypatch.setenv("ANSWER_MARGIN", "0.1")
+    monkeypatch.setenv("CLARIFY_WINDOW", "0.1")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("регистрация и патент\n1\n"))
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert "1. " in out and "2. " in out
+    assert "Источники:" in out  # the picked topic's answer, in Russian
+
+
+def test_console_script_runs_as_a_process(env, built):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ask", "how can i pay patent money", "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["entry_id"] == "patent-payment"
