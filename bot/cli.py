@@ -285,8 +285,16 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_calibrate(args, settings: Settings) -> int:
     from bot import evaluate
 
-    outcomes, _ = _outcomes(args, settings, None)
-    best, utility = evaluate.calibrate(outcomes, settings)
+    # The lexical weight changes the ranking itself, so each candidate weight is scored
+    # with its own rankings; the thresholds are then fitted on those rankings.
+    best, utility, outcomes = {}, float("-inf"), []
+    for weight in evaluate.LEXICAL_WEIGHTS:
+        trial = settings.model_copy(update={"lexical_weight": weight})
+        trial_outcomes, _ = _outcomes(args, trial, None)
+        thresholds, trial_utility = evaluate.calibrate(trial_outcomes, trial)
+        if trial_utility > utility:
+            best = {"lexical_weight": weight, **thresholds}
+            utility, outcomes = trial_utility, trial_outcomes
     tuned = settings.model_copy(update=best)
     rep = evaluate.report(evaluate.redecide(outcomes, tuned), "tuned")
     if args.json:

@@ -7,7 +7,6 @@ overall; see `score_group` for their definitions.
 
 from __future__ import annotations
 
-import itertools
 import json
 import statistics
 import time
@@ -265,41 +264,63 @@ def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ..
     return UTILITY["clarify_right" if hit else "clarify_wrong"]
 
 
+LEXICAL_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
 def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, float]:
     """Grid-search the decision thresholds that maximise the utility above on the
-    rankings already computed (the ranking does not depend on the thresholds)."""
-    scores = [s for o in outcomes for s in (c.score for c in o.scores[:1])]
-    lo, hi = (min(scores), max(scores)) if scores else (0.0, 1.0)
-    grid = np.round(np.arange(np.floor(lo * 100) / 100, hi + 0.005, 0.005), 3)
-    margins = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04)
-    windows = (0.01, 0.02, 0.03, 0.05)
+    rankings already computed (the ranking does not depend on the thresholds).
+
+    Vectorised over questions: for each window the clarify outcome of every question
+    is fixed, so one (answer, margin, clarify) point costs a few array operations."""
+    n = len(outcomes)
+    top = np.array([o.scores[0].score if o.scores else 0.0 for o in outcomes])
+    second = np.array([o.scores[1].score if len(o.scores) > 1 else 0.0 for o in outcomes])
+    has_two = np.array([len(o.scores) > 1 for o in outcomes])
+    oos = np.array([not o.question.expected for o in outcomes])
+    right = np.array(
+        [bool(o.scores) and o.scores[0].entry_id in o.question.expected for o in outcomes]
+    )
+    u_answer = np.where(
+        oos,
+        UTILITY["answer_oos"],
+        np.where(right, UTILITY["answer_right"], UTILITY["answer_wrong"]),
+    )
+    u_abstain = np.where(oos, UTILITY["abstain_oos"], UTILITY["abstain_in_scope"])
+    lo = float(np.floor(top.min() * 100) / 100) if n else 0.0
+    grid = np.round(np.arange(lo, float(top.max()) + 0.005, 0.005), 3) if n else np.array([1.0])
     best: tuple[float, dict] = (float("-inf"), {})
-    for answer_t, margin in itertools.product(grid, margins):
-        for clarify_t in grid[grid <= answer_t][::2]:
-            for window in windows:
-                trial = settings.model_copy(
-                    update={
-                        "answer_threshold": float(answer_t),
-                        "answer_margin": margin,
-                        "clarify_threshold": float(clarify_t),
-                        "clarify_window": window,
-                    }
-                )
-                total = 0.0
-                for o in outcomes:
-                    decision, cands = decide(o.scores, trial)
-                    total += _utility(decision, cands, o.question.expected)
-                if total > best[0]:
-                    best = (
-                        total,
-                        {
-                            "answer_threshold": float(answer_t),
-                            "answer_margin": margin,
-                            "clarify_threshold": float(clarify_t),
-                            "clarify_window": window,
-                        },
+    for window in (0.01, 0.02, 0.03, 0.05):
+        probe = settings.model_copy(
+            update={"clarify_window": window, "answer_threshold": 9.0, "clarify_threshold": -9.0}
+        )
+        u_clarify = np.array(
+            [
+                _utility(*decide(o.scores, probe), o.question.expected)
+                if len(o.scores) > 1
+                else 0.0
+                for o in outcomes
+            ]
+        )
+        for answer_t in grid:
+            for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04):
+                answer = (top >= answer_t) & (top - second >= margin)
+                for clarify_t in grid[grid <= answer_t]:
+                    clarify = ~answer & (top >= clarify_t) & has_two
+                    total = float(
+                        np.where(answer, u_answer, np.where(clarify, u_clarify, u_abstain)).sum()
                     )
-    return best[1], best[0] / max(1, len(outcomes))
+                    if total > best[0]:
+                        best = (
+                            total,
+                            {
+                                "answer_threshold": float(answer_t),
+                                "answer_margin": margin,
+                                "clarify_threshold": float(clarify_t),
+                                "clarify_window": window,
+                            },
+                        )
+    return best[1], best[0] / max(1, n)
 
 
 def redecide(outcomes: Sequence[Outcome], settings: Settings) -> list[Outcome]:

@@ -244,7 +244,8 @@ _WORDS: dict[str, set[str]] = {
     "uz": set(
         "қанча неча керак учун қандай кандай мумкин бўлади булади қаерда каерда менга "
         "нима билан рўйхат руйхат россияда кун куни тўлов тулов қилиш килиш олиш "
-        "ишлаш қачон качон йўқ йук бор ҳақида хакида бўлса булса керакми "
+        "ишлаш қачон качон йўқ йук бор ҳақида хакида бўлса булса керакми ким қилади "
+        "килади қилиб килиб уй эгаси ҳам хам яшаш яшайман беради "
         "qanday qancha necha kerak uchun mumkin bo'ladi boladi qayerda qaerda menga nima "
         "va bilan ro'yxat royxat rossiyada kun kuni kunda to'lov tolov qilish olish men "
         "ishlash qachon yo'q yoq bor haqida bo'lsa bolsa kerakmi qilsa qaytib "
@@ -300,6 +301,8 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
             for lang, weight in _LETTERS.get(ch, {}).items():
                 if lang in scores:
                     scores[lang] += weight
+        # Kyrgyz writes long vowels double (мөөнөт, жооп, туура).
+        scores["ky"] += len(re.findall(r"(аа|оо|уу|ээ|өө|үү)", norm))
     else:
         apostrophes = len(re.findall(r"[og]'", norm))
         scores["uz"] += 1.5 * apostrophes
