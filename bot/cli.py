@@ -15,6 +15,7 @@ Exit codes: 0 ok, 1 the checked thing has problems, 2 bad input or configuration
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -288,12 +289,12 @@ def cmd_calibrate(args, settings: Settings) -> int:
     # The lexical weight changes the ranking itself, so each candidate weight is scored
     # with its own rankings; the thresholds are then fitted on those rankings.
     best, utility, outcomes = {}, float("-inf"), []
-    for weight in evaluate.LEXICAL_WEIGHTS:
-        trial = settings.model_copy(update={"lexical_weight": weight})
+    for weight, penalty in itertools.product(evaluate.LEXICAL_WEIGHTS, evaluate.COUNTRY_PENALTIES):
+        trial = settings.model_copy(update={"lexical_weight": weight, "country_penalty": penalty})
         trial_outcomes, _ = _outcomes(args, trial, None)
         thresholds, trial_utility = evaluate.calibrate(trial_outcomes, trial)
         if trial_utility > utility:
-            best = {"lexical_weight": weight, **thresholds}
+            best = {"lexical_weight": weight, "country_penalty": penalty, **thresholds}
             utility, outcomes = trial_utility, trial_outcomes
     tuned = settings.model_copy(update=best)
     rep = evaluate.report(evaluate.redecide(outcomes, tuned), "tuned")

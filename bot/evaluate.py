@@ -265,6 +265,7 @@ def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ..
 
 
 LEXICAL_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+COUNTRY_PENALTIES = (0.0, 0.05, 0.1, 0.15)
 
 
 def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, float]:

@@ -24,7 +24,7 @@ from bot.index import IndexProblem, IndexVersion, current_version_name, load_ind
 from bot.kb import Entry
 from bot.lexical import LexicalIndex
 from bot.settings import LANGUAGES, Settings
-from bot.text import Detected, detect_language, normalize, query_variants
+from bot.text import Detected, detect_language, mentioned_countries, normalize, query_variants
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,12 @@ class Result:
 class Ranker:
     """Scores entries for a question within one index version."""
 
-    def __init__(self, version: IndexVersion, embedder: Embedder, lexical_weight: float):
+    def __init__(self, version: IndexVersion, embedder: Embedder, settings: Settings):
         self.version = version
         self.embedder = embedder
-        self.lexical_weight = lexical_weight
+        self.lexical_weight = settings.lexical_weight
+        self.country_penalty = settings.country_penalty
+        self.country = {e.id: e.country for e in version.kb}
         rows = version.rows
         self.row_entry = np.array([r.entry_id for r in rows])
         self.row_is_answer = np.array([r.kind == "answer" for r in rows])
@@ -73,6 +75,9 @@ class Ranker:
         self.lexical = LexicalIndex(docs)
 
     def rank(self, variants: list[str]) -> list[Candidate]:
+        """Entries by score: the best-matching row of each entry (cosine), plus the
+        lexical coverage term, minus a penalty for entries about another country than
+        the one the question names (when it names exactly one)."""
         vectors = self.embedder.embed_queries(variants)
         k = min(TOP_K_ROWS, self.version.index.ntotal)
         sims, ids = self.version.index.search(vectors, k)
@@ -85,9 +90,16 @@ class Ranker:
                 if float(sim) > dense.get(entry_id, -1.0):
                     dense[entry_id] = float(sim)
         coverage = self.lexical.coverage(variants) if self.lexical_weight else {}
-        scored = [
-            Candidate(e, s + self.lexical_weight * coverage.get(e, 0.0)) for e, s in dense.items()
-        ]
+        named = mentioned_countries(variants[0]) if self.country_penalty else set()
+        off = named if len(named) == 1 else set()
+
+        def score(entry_id: str, sim: float) -> float:
+            s = sim + self.lexical_weight * coverage.get(entry_id, 0.0)
+            if off and self.country[entry_id] not in off | {"any"}:
+                s -= self.country_penalty
+            return s
+
+        scored = [Candidate(e, score(e, s)) for e, s in dense.items()]
         scored.sort(key=lambda c: (-c.score, c.entry_id))
         return scored
 
@@ -129,7 +141,7 @@ class Assistant:
 
     def _load(self, name: str | None) -> Ranker:
         version = load_index(self.settings.index_dir, self.embedder.model_id, name)
-        ranker = Ranker(version, self.embedder, self.settings.lexical_weight)
+        ranker = Ranker(version, self.embedder, self.settings)
         ranker.rank(["warm up"])  # fail here, not on a user's question
         log.info("serving index version %s (%s entries)", version.name, len(version.kb))
         return ranker

@@ -324,6 +324,58 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
     return Detected(best, script)
 
 
+# Word beginnings that name a country of stay, in the six languages and both scripts.
+_COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
+    "ru": (
+        "росси",
+        "россия",
+        "рф",
+        "ресей",
+        "орусия",
+        "русия",
+        "руси",
+        "москв",
+        "питер",
+        "rossi",
+        "rossiya",
+        "russi",
+        "rusia",
+        "rusiya",
+        "moskv",
+        "rf",
+    ),
+    "kz": (
+        "казахст",
+        "қазақст",
+        "казакст",
+        "қозоғист",
+        "козогист",
+        "қазоқист",
+        "казокист",
+        "алмат",
+        "астан",
+        "kazakhst",
+        "kazakst",
+        "qozog'ist",
+        "qozogist",
+        "kazaxst",
+        "qazaqst",
+        "almat",
+        "astan",
+    ),
+}
+
+
+def mentioned_countries(text: str) -> set[str]:
+    """Countries of stay a question names ('ru', 'kz'), by word beginnings."""
+    found = set()
+    for word in tokens(text):
+        for country, stems in _COUNTRY_STEMS.items():
+            if any(word.startswith(s) for s in stems):
+                found.add(country)
+    return found
+
+
 def query_variants(text: str, detected: Detected) -> list[str]:
     """The normalised question plus its transliteration into the script the knowledge
     base answers in (Cyrillic for Russian, Latin for Uzbek)."""

@@ -166,3 +166,21 @@ async def test_questions_run_off_the_event_loop(assistant):
     assert (await task).entry_id == "patent-payment"
     # the loop kept turning while the model worked in another thread
     assert ticks > 10
+
+
+def test_entries_about_another_country_are_penalised(make_settings, embedder, built):
+    question = "регистрация после приезда в казахстан"
+    plain = Assistant(make_settings(country_penalty=0.0), embedder).ask(question).ranking
+    cued = Assistant(make_settings(country_penalty=0.1), embedder).ask(question).ranking
+    before = {c.entry_id: c.score for c in plain}
+    after = {c.entry_id: c.score for c in cued}
+    assert after["kz-stay"] == pytest.approx(before["kz-stay"])  # the named country: kept
+    # entries about Russia lose the penalty
+    assert after["registration-deadline"] == pytest.approx(before["registration-deadline"] - 0.1)
+    # naming both countries (citizenship + stay) penalises nothing
+    both = "гражданин казахстана регистрация в россии"
+    a = Assistant(make_settings(country_penalty=0.0), embedder).ask(both).ranking
+    b = Assistant(make_settings(country_penalty=0.1), embedder).ask(both).ranking
+    assert [(c.entry_id, round(c.score, 5)) for c in a] == [
+        (c.entry_id, round(c.score, 5)) for c in b
+    ]

@@ -2,6 +2,7 @@ import pytest
 
 from bot.text import (
     detect_language,
+    mentioned_countries,
     normalize,
     query_variants,
     ru_latin_to_cyrillic,
@@ -98,3 +99,18 @@ def test_query_variants_add_the_knowledge_base_script():
     assert query_variants("патент учун тўлов қанча", uz)[1] == "patent uchun to'lov qancha"
     en = detect_language("pay my patent")
     assert query_variants("Pay my patent", en) == ["pay my patent"]
+
+
+@pytest.mark.parametrize(
+    ("text", "countries"),
+    [
+        ("сколько дней можно в России", {"ru"}),
+        ("Qozog‘istonda propiska qancha kunda", {"kz"}),
+        ("дар Қазоқистон чанд рӯз", {"kz"}),
+        ("ресейде тіркеу", {"ru"}),
+        ("kazakhstan citizen working in russia", {"ru", "kz"}),
+        ("how do I pay for the patent", set()),
+    ],
+)
+def test_mentioned_countries(text, countries):
+    assert mentioned_countries(text) == countries
