@@ -178,7 +178,7 @@ def cmd_ask(args, settings: Settings) -> int:
         raise CliError(f"--lang must be one of {', '.join(LANGUAGES)}")
     assistant = _assistant(settings)
     result = assistant.ask(args.text, lang=args.lang)
-    text = render(result, assistant.version.kb, settings.help_contact)
+    text = render(result, result.kb, settings.help_contact)
     if args.json:
         print(json.dumps(_result_json(result, text), ensure_ascii=False, indent=1))
     else:
@@ -187,7 +187,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_chat(args, settings: Settings, intro: str = "") -> int:
-    from bot.render import render
+    from bot.render import render, render_answer
 
     assistant = _assistant(settings, build_if_missing=True)
     kb = assistant.version.kb
@@ -208,14 +208,12 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
         if not line:
             return 0
         if line.isdigit() and pending and 1 <= int(line) <= len(pending):
-            entry, lang = kb[pending[int(line) - 1].entry_id], pending_lang
-            from bot.render import render_answer
-
-            print("\n" + render_answer(entry, lang) + "\n")
+            entry = kb[pending[int(line) - 1].entry_id]
+            print("\n" + render_answer(entry, pending_lang) + "\n")
             pending = []
             continue
         result = assistant.ask(line, lang=args.lang)
-        kb = assistant.version.kb
+        kb = result.kb
         print("\n" + render(result, kb, settings.help_contact) + "\n")
         pending = result.candidates if result.decision == "clarify" else []
         pending_lang = result.lang

@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.embed import Embedder, make_embedder
 from bot.index import IndexProblem, IndexVersion, current_version_name, load_index
-from bot.kb import Entry
+from bot.kb import Entry, KnowledgeBase
 from bot.lexical import LexicalIndex
 from bot.settings import LANGUAGES, Settings
 from bot.text import Detected, detect_language, mentioned_countries, normalize, query_variants
@@ -50,6 +50,9 @@ class Result:
     index_version: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
     ranking: list[Candidate] = field(default_factory=list, repr=False)  # every entry found
+    # The knowledge snapshot of the version that ranked this question: render with it,
+    # so titles and answers match even if the service switches versions meanwhile.
+    kb: KnowledgeBase | None = field(default=None, repr=False)
 
     @property
     def entry_id(self) -> str | None:
@@ -192,7 +195,16 @@ class Assistant:
         detected = detect_language(text, hint=lang or hint)
         reply_lang = lang if lang in LANGUAGES else detected.lang
         if not normalize(text) or not any(ch.isalnum() for ch in text):
-            return Result("abstain", reply_lang, 0.0, [], detected, None, ranker.version.name)
+            return Result(
+                "abstain",
+                reply_lang,
+                0.0,
+                [],
+                detected,
+                None,
+                ranker.version.name,
+                kb=ranker.version.kb,
+            )
         ranked = ranker.rank(query_variants(text, detected))
         elapsed = (time.perf_counter() - started) * 1000
         return self._result(ranked, reply_lang, detected, ranker, {"total": elapsed})
@@ -219,6 +231,7 @@ class Assistant:
             index_version=ranker.version.name,
             timings_ms=timings,
             ranking=ranked,
+            kb=kb,
         )
 
     async def aask(self, text: str, lang: str | None = None, hint: str | None = None) -> Result:
