@@ -85,7 +85,7 @@ def cmd_kb_check(args, settings: Settings) -> int:
 # ------------------------------------------------------------------ index
 
 
-def _reindex(settings: Settings, quiet: bool) -> int:
+def _reindex(settings: Settings, quiet: bool, force: bool = False) -> int:
     from tqdm import tqdm
 
     from bot.embed import make_embedder
@@ -108,6 +108,7 @@ def _reindex(settings: Settings, quiet: bool) -> int:
             settings.cache_path,
             settings.kb_languages,
             progress=progress,
+            force=force,
         )
     finally:
         if bar is not None:
@@ -118,7 +119,7 @@ def _reindex(settings: Settings, quiet: bool) -> int:
 
 def cmd_reindex(args, settings: Settings) -> int:
     try:
-        return _reindex(settings, args.quiet)
+        return _reindex(settings, args.quiet, args.force)
     except InvalidKnowledgeBase as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
@@ -335,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reindex", help="validate the KB, build a new index version, switch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="build even if nothing changed")
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("index", help="list index versions or switch to one (roll back)")

@@ -89,8 +89,14 @@ class BuildReport:
     seconds: float
     previous: str | None
     by_lang: dict[str, int] = field(default_factory=dict)
+    unchanged: bool = False
 
     def summary(self) -> str:
+        if self.unchanged:
+            return (
+                f"nothing to do: version {self.version} in service was built from the same "
+                "knowledge and model (use --force to rebuild anyway)"
+            )
         langs = ", ".join(f"{k} {v}" for k, v in sorted(self.by_lang.items()))
         return (
             f"built index {self.version}: {self.entries} entries, {self.rows} vectors "
@@ -236,17 +242,32 @@ def build_index(
     keep: int = 3,
     progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
     today: dt.date | None = None,
+    force: bool = False,
 ) -> BuildReport:
     """Validate the knowledge base, build a new version beside the old, switch to it.
 
     Raises `InvalidKnowledgeBase` (nothing is written) when the knowledge base has
     errors. `progress(total, ...)` may return a callback told how many texts were
-    embedded in each step.
+    embedded in each step. When the version in service was built from the same
+    knowledge and model, nothing is built (unless `force`).
     """
     started = time.perf_counter()
     kb = load_kb(kb_dir, languages, today)  # refuses an invalid knowledge base
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
+    previous = current_version_name(index_dir)
+    if not force and previous and _same_as(index_dir / previous, kb, embedder):
+        return BuildReport(
+            previous,
+            index_dir / previous,
+            len(kb),
+            0,
+            0,
+            0,
+            time.perf_counter() - started,
+            previous,
+            unchanged=True,
+        )
     rows = index_rows(kb)
 
     cache = EmbeddingCache(cache_path)
@@ -288,7 +309,6 @@ def build_index(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    previous = current_version_name(index_dir)
     _point_to(index_dir, name)
     _prune(index_dir, keep, {name, previous})
     return BuildReport(
@@ -301,6 +321,18 @@ def build_index(
         seconds=time.perf_counter() - started,
         previous=previous,
         by_lang=by_lang,
+    )
+
+
+def _same_as(path: Path, kb: KnowledgeBase, embedder: Embedder) -> bool:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        manifest.get("format") == FORMAT
+        and manifest.get("kb_hash") == kb.content_hash
+        and manifest.get("model_id") == embedder.model_id
     )
 
 

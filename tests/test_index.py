@@ -45,8 +45,16 @@ def test_build_writes_a_version_with_manifest(settings, embedder, built):
     assert built.embedded == built.rows and built.cached == 0
 
 
-def test_unchanged_texts_are_not_embedded_again(settings, embedder, built):
+def test_unchanged_knowledge_builds_nothing(settings, embedder, built):
     again = rebuild(settings, embedder)
+    assert again.unchanged and again.version == built.version
+    assert list_versions(settings.index_dir) == [built.version]
+    assert "nothing to do" in again.summary()
+
+
+def test_unchanged_texts_are_not_embedded_again(settings, embedder, built):
+    again = rebuild(settings, embedder, force=True)
+    assert not again.unchanged and again.version != built.version
     assert again.embedded == 0
     assert again.cached == built.rows
     # one changed paraphrase: exactly one new embedding
