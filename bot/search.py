@@ -1,8 +1,9 @@
 """The assistant core: question in, decision out (answer, clarify or abstain).
 
 normalise -> detect language -> embed the question and its transliteration ->
-FAISS top-k over every paraphrase, title and answer -> best row per entry plus a small
-lexical term -> decide with calibrated thresholds.
+FAISS top-k over every paraphrase, title and answer -> best row per entry, plus a
+lexical coverage term, minus a penalty for entries about a country the question does not
+name -> decide with calibrated thresholds.
 
 Nothing here knows about Telegram; the CLI, the bot and the tests drive this module.
 """
@@ -70,7 +71,6 @@ class Ranker:
         self.country = {e.id: e.country for e in version.kb}
         rows = version.rows
         self.row_entry = np.array([r.entry_id for r in rows])
-        self.row_is_answer = np.array([r.kind == "answer" for r in rows])
         docs: dict[str, list[str]] = {}
         for r in rows:
             if r.kind != "answer":
