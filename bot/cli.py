@@ -82,6 +82,58 @@ def cmd_kb_check(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_kb_report(args, settings: Settings) -> int:
+    from bot.report import build_report, load_catalogue, to_html, to_markdown
+
+    kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
+    catalogue_path = Path(args.catalogue) if args.catalogue else settings.kb_catalogue
+    catalogue = load_catalogue(catalogue_path)
+    if catalogue is None:
+        print(f"warning: no topic catalogue at {catalogue_path}", file=sys.stderr)
+    report = build_report(kb, problems, catalogue)
+    text = to_html(report) if args.format == "html" else to_markdown(report)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    gaps = report.gaps
+    if args.strict and gaps:
+        print(f"\n--strict: {len(gaps)} required gap(s):", file=sys.stderr)
+        for gap in gaps:
+            print(f"  {gap}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_kb_links(args, settings: Settings) -> int:
+    import asyncio
+
+    from bot.links import check_links, format_results, source_urls
+
+    kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
+    urls = source_urls(kb)
+    if errors(problems):
+        print(
+            f"note: kb check finds errors; checking the links of the {len(kb)} valid entries",
+            file=sys.stderr,
+        )
+    results = asyncio.run(
+        check_links(
+            urls, concurrency=args.concurrency, timeout=args.timeout, interval=args.interval
+        )
+    )
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=1))
+    else:
+        print(format_results(results))
+        states: dict[str, int] = {}
+        for r in results:
+            states[r.state] = states.get(r.state, 0) + 1
+        print("\n" + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+    return 1 if any(r.broken for r in results) else 0
+
+
 # ------------------------------------------------------------------ index
 
 
@@ -333,6 +385,23 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = p.add_subparsers(dest="kb_command", required=True)
     c = kb_sub.add_parser("check", help="validate knowledge/ and name file:line of problems")
     c.set_defaults(func=cmd_kb_check)
+    c = kb_sub.add_parser("report", help="coverage and staleness report (Markdown or HTML)")
+    c.add_argument("--format", choices=("md", "html"), default="md")
+    c.add_argument("--output", "-o", help="write to this file instead of the terminal")
+    c.add_argument("--catalogue", help="topic catalogue (default: KB_CATALOGUE)")
+    c.add_argument("--strict", action="store_true", help="exit 1 if anything required is missing")
+    c.set_defaults(func=cmd_kb_report)
+    c = kb_sub.add_parser("links", help="check every source URL (dead, moved, redirected)")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    c.add_argument("--timeout", type=float, default=15.0, help="seconds per request")
+    c.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between requests to one host (default 1)",
+    )
+    c.set_defaults(func=cmd_kb_links)
 
     p = sub.add_parser("reindex", help="validate the KB, build a new index version, switch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

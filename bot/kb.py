@@ -286,6 +286,9 @@ class _EntryChecker:
         self.languages = languages
         self.today = today
         self.problems: list[Problem] = []
+        # An overdue review is an error (kb check fails, reindex refuses) but the entry
+        # is still built, so that reports can show what is overdue.
+        self.overdue: Problem | None = None
 
     def error(self, message: str, *at: Any) -> None:
         self.problems.append(Problem(self.path, self.doc.line(*at), message))
@@ -322,7 +325,7 @@ class _EntryChecker:
         sources = self._check_sources(data.get("sources"))
         text = self._check_text(data.get("text"))
 
-        if any(p.severity == "error" for p in self.problems):
+        if any(p.severity == "error" and p is not self.overdue for p in self.problems):
             return None
         return Entry(
             id=entry_id,
@@ -380,6 +383,7 @@ class _EntryChecker:
                     "Check it against its sources, update as_of and set a new review_by",
                     "review_by",
                 )
+                self.overdue = self.problems[-1]
             elif (review_by - self.today).days <= REVIEW_SOON_DAYS:
                 self.warn(f"review_by {review_by} is within {REVIEW_SOON_DAYS} days", "review_by")
         if as_of and review_by and review_by <= as_of:

