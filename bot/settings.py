@@ -7,7 +7,7 @@ and tests build a `Settings(...)` explicitly instead of patching module globals.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,12 +57,57 @@ class Settings(BaseSettings):
 
     # Telegram (used by the bot; the core does not need it).
     bot_token: SecretStr | None = None
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API base URL; tests use a local stand-in"
+    )
+    staff_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    # Webhook mode: the public URL Telegram posts to, the secret it must send in
+    # X-Telegram-Bot-Api-Secret-Token, and where the aiohttp server listens.
+    webhook_url: str = ""
+    webhook_path: str = "/telegram/webhook"
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8080
+
+    # Storage: SQLite file by default; a postgresql:// DSN for several workers.
+    database_url: str = ""
+    # Redis for FSM state and throttling shared between workers; empty = in memory.
+    redis_url: str = ""
+    # Salt for hashing user ids in logs, feedback and the gaps log (secret). When empty,
+    # a random salt is generated once and kept in DATA_DIR/salt (mode 0600).
+    user_hash_salt: SecretStr | None = None
+    # Days the anonymised feedback and unanswered-question log are kept.
+    gaps_retention_days: int = Field(30, ge=1)
+    # Per-user throttling: at most THROTTLE_RATE messages per THROTTLE_PERIOD seconds.
+    throttle_rate: int = Field(5, ge=1)
+    throttle_period: float = Field(10.0, gt=0)
+    # Reminders: how often the scheduler looks for due reminders (seconds), and how
+    # many days before a patent payment falls due the reminder goes out by default.
+    reminder_poll_interval: float = Field(30.0, gt=0)
+    patent_reminder_days: int = Field(3, ge=0, le=30)
 
     @field_validator("kb_languages", mode="before")
     @classmethod
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("staff_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return frozenset(
+                    int(part) for part in value.replace(";", ",").split(",") if part.strip()
+                )
+            except ValueError as exc:
+                raise ValueError(
+                    "STAFF_IDS must be Telegram user ids separated by commas, e.g. 12345,67890"
+                ) from exc
+        if isinstance(value, int):
+            return frozenset({value})
         return value
 
     @field_validator("kb_languages")
@@ -80,3 +125,8 @@ class Settings(BaseSettings):
     @property
     def cache_path(self) -> Path:
         return self.data_dir / "embeddings.sqlite"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded database, used when DATABASE_URL is empty."""
+        return self.data_dir / "bot.sqlite"
