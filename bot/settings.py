@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # How often a running process looks for a newer index version (seconds).
     index_check_interval: float = 5.0
 
+    # Throughput under load: questions arriving within BATCH_MAX_WAIT_MS of each other
+    # are embedded in one batch (at most BATCH_MAX_SIZE); repeated questions are served
+    # from an LRU of ANSWER_CACHE_SIZE results per process (0 turns the cache off).
+    batch_max_size: int = Field(32, ge=1)
+    batch_max_wait_ms: float = Field(5.0, ge=0)
+    answer_cache_size: int = Field(2048, ge=0)
+
     # Telegram (used by the bot; the core does not need it).
     bot_token: SecretStr | None = None
     telegram_api_url: str = Field(
