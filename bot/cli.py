@@ -359,6 +359,23 @@ def cmd_calibrate(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args, settings: Settings) -> int:
+    from bot import bench
+
+    results: dict = {}
+    if not args.skip_throughput:
+        users, per_user = (8, 4) if args.quick else (args.users, args.messages)
+        results.update(bench.throughput(settings, users=users, per_user=per_user))
+    if args.reindex:
+        results["reindex"] = bench.reindex(settings)
+    if args.soak:
+        results["soak"] = bench.soak(settings, updates=args.soak)
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=1) if args.json else bench.table(results))
+    return 0
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -424,6 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--baseline", choices=("bm25", "dense"))
             p.add_argument("--show-errors", action="store_true", help="list the misses")
         p.set_defaults(func=func)
+    p = sub.add_parser("bench", help="throughput and latency vs a naive bot (figures, JSON)")
+    p.add_argument("--quick", action="store_true", help="8 users x 4 messages")
+    p.add_argument("--users", type=int, default=16, help="simulated users (default 16)")
+    p.add_argument("--messages", type=int, default=8, help="messages per user (default 8)")
+    p.add_argument("--reindex", action="store_true", help="also time a full and a 1-entry reindex")
+    p.add_argument("--soak", type=int, metavar="N", help="also push N updates through one worker")
+    p.add_argument("--skip-throughput", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--output", "-o", help="also write the JSON to this file")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
