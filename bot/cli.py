@@ -4,6 +4,7 @@
     migrant-bot ask "TEXT" [--json]  one question
     migrant-bot chat                 interactive terminal chat
     migrant-bot kb check             validate knowledge/ (file:line for every problem)
+    migrant-bot deadline registration|stay|patent ...   deadline estimates from knowledge/rules
     migrant-bot reindex              validate, build a new index version, switch to it
     migrant-bot index list|use NAME  see versions, roll back
     migrant-bot eval --questions F   retrieval quality (with --baseline bm25|dense)
@@ -67,7 +68,11 @@ def _assistant(settings: Settings, build_if_missing: bool = False):
 
 
 def cmd_kb_check(args, settings: Settings) -> int:
+    from bot.rules import check_rules, rules_dir_for
+
     kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
+    ruleset, rule_problems = check_rules(rules_dir_for(settings.kb_dir))
+    problems = problems + rule_problems
     for p in problems:
         print(p)
     errs = errors(problems)
@@ -78,7 +83,11 @@ def cmd_kb_check(args, settings: Settings) -> int:
             "fix the errors, then run this again."
         )
         return 1
-    print(f"OK: {len(kb)} entries in {settings.kb_dir}, {warnings} warning(s).")
+    n_rules = len(list(ruleset.all_rules()))
+    print(
+        f"OK: {len(kb)} entries and {n_rules} deadline rules in {settings.kb_dir}, "
+        f"{warnings} warning(s)."
+    )
     return 0
 
 
@@ -337,16 +346,19 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_calibrate(args, settings: Settings) -> int:
     from bot import evaluate
 
-    # The lexical weight changes the ranking itself, so each candidate weight is scored
-    # with its own rankings; the thresholds are then fitted on those rankings.
-    best, utility, outcomes = {}, float("-inf"), []
+    # The lexical weight and the country penalty change the ranking itself, so each pair
+    # is scored with its own rankings and kept if it ranks best (mean reciprocal rank; the
+    # utility breaks ties): every answer and every list of topics rests on the ranking.
+    # The thresholds are then fitted on those rankings.
+    best, key, utility, outcomes = {}, (float("-inf"),) * 2, float("-inf"), []
     for weight, penalty in itertools.product(evaluate.LEXICAL_WEIGHTS, evaluate.COUNTRY_PENALTIES):
         trial = settings.model_copy(update={"lexical_weight": weight, "country_penalty": penalty})
         trial_outcomes, _ = _outcomes(args, trial, None)
         thresholds, trial_utility = evaluate.calibrate(trial_outcomes, trial)
-        if trial_utility > utility:
+        trial_key = (evaluate.score_group(trial_outcomes)["mrr"] or 0.0, trial_utility)
+        if trial_key > key:
             best = {"lexical_weight": weight, "country_penalty": penalty, **thresholds}
-            utility, outcomes = trial_utility, trial_outcomes
+            key, utility, outcomes = trial_key, trial_utility, trial_outcomes
     tuned = settings.model_copy(update=best)
     rep = evaluate.report(evaluate.redecide(outcomes, tuned), "tuned")
     if args.json:
@@ -373,6 +385,68 @@ def cmd_bench(args, settings: Settings) -> int:
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=1) if args.json else bench.table(results))
+    return 0
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+def _print_deadline(result, headline: str) -> None:
+    print(headline)
+    print(f"Rule: {result.rule.rule_id} ({result.rule.status}, as of {result.rule.as_of})")
+    print(f"  {result.rule.text}")
+    for source in result.rule.sources:
+        print(f"Source: {source.title}\n  {source.url}")
+    for caveat in result.caveats:
+        print(f"Caveat: {caveat}")
+    print(result.estimate)
+
+
+def cmd_deadline(args, settings: Settings) -> int:
+    import datetime as dt
+
+    from bot import calc
+    from bot.rules import InvalidRules, load_rules, rules_dir_for
+
+    try:
+        rules = load_rules(rules_dir_for(settings.kb_dir))
+    except InvalidRules as exc:
+        raise CliError(f"{exc}\n(run `migrant-bot kb check`)") from None
+    try:
+        if args.deadline_command == "registration":
+            arrived = calc.parse_iso(args.arrived, "--arrived")
+            result = calc.registration_deadline(rules, args.country, args.citizenship, arrived)
+            unit = "working" if result.counting == "working" else "calendar"
+            headline = (
+                f"Registration deadline: {result.deadline} ({result.deadline:%A}); "
+                f"{result.term} {unit} days from arrival on {result.arrived}"
+            )
+        elif args.deadline_command == "stay":
+            on = calc.parse_iso(args.on, "--on") if args.on else dt.date.today()
+            result = calc.stay_counter(rules, args.country, args.citizenship, args.trips, on)
+            last = result.last_legal_day
+            headline = (
+                f"Days used: {result.days_used} of {result.limit} (window {result.window_start}"
+                f" to {result.window_end}); days left: {result.days_left}; last legal day: "
+                + (
+                    f"{last} ({last:%A})"
+                    if last
+                    else f"none, over the limit by {result.overstay_days} day(s)"
+                )
+            )
+        else:
+            paid_until = calc.parse_iso(args.paid_until, "--paid-until")
+            result = calc.patent_due(rules, paid_until, args.remind_days)
+            headline = (
+                f"Pay the next patent month by: {result.due} ({result.due:%A}); from "
+                f"{result.next_period_start} the patent is void if it is not paid"
+            )
+    except calc.CalcError as exc:
+        raise CliError(exc.message) from None
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        _print_deadline(result, headline)
     return 0
 
 
@@ -419,6 +493,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between requests to one host (default 1)",
     )
     c.set_defaults(func=cmd_kb_links)
+
+    p = sub.add_parser("deadline", help="estimate a registration, stay or patent deadline")
+    dl_sub = p.add_subparsers(dest="deadline_command", required=True)
+    c = dl_sub.add_parser("registration", help="when migration registration is due")
+    c.add_argument("--country", required=True, help="country of stay: ru or kz")
+    c.add_argument("--citizenship", required=True, help="ISO 3166 alpha-2 code: uz, tj, kg ...")
+    c.add_argument("--arrived", required=True, help="arrival date, YYYY-MM-DD")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_deadline)
+    c = dl_sub.add_parser("stay", help="days used and left under the stay limit")
+    c.add_argument("--country", required=True, help="country of stay: ru or kz")
+    c.add_argument("--citizenship", required=True, help="ISO 3166 alpha-2 code: uz, tj, kg ...")
+    c.add_argument(
+        "--trips", required=True, help="IN:OUT,IN:OUT,IN: (YYYY-MM-DD; last one open if inside)"
+    )
+    c.add_argument("--on", help="the day to count on, YYYY-MM-DD (default: today)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_deadline)
+    c = dl_sub.add_parser("patent", help="the last day to pay the next patent month (Russia)")
+    c.add_argument("--paid-until", required=True, help="last paid day, YYYY-MM-DD")
+    c.add_argument("--remind-days", type=int, help="also show the day N days before")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_deadline)
 
     p = sub.add_parser("reindex", help="validate the KB, build a new index version, switch")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
