@@ -1,0 +1,224 @@
+"""Wiring: the Bot (pointed at TELEGRAM_API_URL), the Dispatcher with its routers and
+middlewares, and the two ways to run: long polling (one machine) or a webhook server
+(one or many workers behind a reverse proxy)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import LOCALES_DIR
+from bot.privacy import salt_from
+from bot.search import Assistant
+from bot.settings import FALLBACK_LANGUAGE, LANGUAGES, Settings
+from bot.storage import Storage, StorageError, StorageUnavailable
+from bot.telegram import deadlines, forget, other, questions, staff, start, topics
+from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
+from bot.telegram.middlewares import UserLanguageMiddleware
+from bot.telegram.retry import RetryMiddleware
+from bot.telegram.throttle import ThrottlingMiddleware, make_throttle_backend
+
+log = logging.getLogger("bot.telegram")
+PURGE_EVERY = 6 * 3600  # seconds between purges of expired feedback and gaps
+COMMANDS = ("start", "topics", "language", "help", "privacy", "forget")
+
+
+class BotConfigError(ValueError):
+    """The bot cannot start with this configuration; the message says what to set."""
+
+
+def create_bot(settings: Settings) -> Bot:
+    """A Bot talking to TELEGRAM_API_URL, sending HTML without link previews."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    if not token:
+        raise BotConfigError("BOT_TOKEN is not set (get one from @BotFather, see README)")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryMiddleware())  # 429/5xx/connection failures, no duplicates
+    try:
+        return Bot(
+            token,
+            session=session,
+            default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+        )
+    except Exception as exc:  # aiogram's TokenValidationError
+        raise BotConfigError(
+            "BOT_TOKEN does not look like a Telegram token (digits, a colon, then letters); "
+            "copy it again from @BotFather"
+        ) from exc
+
+
+def _attach(dp: Dispatcher, routers: list[Router]) -> None:
+    """Include the feature routers, detaching them from a previous dispatcher first, so
+    that build_dispatcher can be called more than once in a process (tests, benchmarks)."""
+    for router in routers:
+        parent = router.parent_router
+        if parent is not None:
+            parent.sub_routers.remove(router)
+            router._parent_router = None
+        dp.include_router(router)
+
+
+def build_dispatcher(
+    settings: Settings,
+    assistant: Assistant,
+    storage: Storage,
+    fsm_storage: BaseStorage | None = None,
+    salt: str | None = None,
+) -> Dispatcher:
+    """The Dispatcher with every feature router. Handlers get `assistant`, `storage`,
+    `settings`, `i18n` and `user_key` (salted hash of the user id) injected. FSM state
+    lives in Redis when REDIS_URL is set (several workers), else in memory."""
+    salt = salt or salt_from(settings)
+    dp = Dispatcher(storage=fsm_storage or make_fsm_storage(settings))
+    dp["assistant"] = assistant
+    dp["storage"] = storage
+    dp["settings"] = settings
+    i18n = I18n(path=LOCALES_DIR, default_locale=FALLBACK_LANGUAGE, domain="messages")
+    missing = [lang for lang in LANGUAGES if lang not in i18n.available_locales]
+    if missing:
+        log.warning("no compiled catalogue for %s: run `make catalogues`", ", ".join(missing))
+    # i18n first, so the throttling reply is already in the user's language
+    UserLanguageMiddleware(i18n, storage, salt).setup(dp)
+    throttle = ThrottlingMiddleware(
+        make_throttle_backend(settings, salt), settings.throttle_rate, settings.throttle_period
+    )
+    dp.message.outer_middleware(throttle)
+    dp.callback_query.outer_middleware(throttle)
+    dp.errors.register(other.on_error)
+    _attach(
+        dp,
+        [
+            start.router,
+            forget.router,
+            topics.router,
+            staff.router,
+            deadlines.router,
+            questions.router,
+            other.router,
+        ],
+    )
+    dp["i18n_core"] = i18n
+    return dp
+
+
+async def set_commands(bot: Bot, i18n: I18n) -> None:
+    """The command menu, in each language (Telegram picks by the app's language)."""
+    from bot.telegram.start import command_descriptions
+
+    for lang in (None, *LANGUAGES):
+        with i18n.context(), i18n.use_locale(lang or FALLBACK_LANGUAGE):
+            descriptions = command_descriptions()
+        commands = [BotCommand(command=c, description=descriptions[c]) for c in COMMANDS]
+        await bot.set_my_commands(commands, language_code=lang)
+
+
+async def _purge_forever(storage: Storage, settings: Settings) -> None:
+    """Delete feedback and gaps older than GAPS_RETENTION_DAYS, now and periodically."""
+    while True:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.gaps_retention_days)
+        try:
+            removed = await storage.purge(cutoff)
+            if removed:
+                log.info("purged %s expired feedback/gap rows", removed)
+        except StorageError as exc:
+            log.warning("purge skipped: %s", exc)
+        await asyncio.sleep(PURGE_EVERY)
+
+
+async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> None:
+    """Run the bot until interrupted, in the configured mode."""
+    bot = create_bot(settings)
+    dp = build_dispatcher(settings, assistant, storage)
+    purge = asyncio.create_task(_purge_forever(storage, settings))
+    try:
+        me = await bot.get_me()
+        log.info("bot @%s starting in %s mode", me.username, settings.bot_mode)
+        with contextlib.suppress(Exception):
+            await set_commands(bot, dp["i18n_core"])
+        if settings.bot_mode == "webhook":
+            await _serve_webhook(bot, dp, settings, assistant)
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+    finally:
+        purge.cancel()
+        await bot.session.close()
+
+
+async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings, assistant) -> None:
+    from bot.telegram.webhook import make_app, start_server, webhook_secret, webhook_target
+
+    url, secret = webhook_target(settings), webhook_secret(settings)
+    app = make_app(dp, bot, settings, assistant)
+    runner, port = await start_server(app, settings.webhook_host, settings.webhook_port)
+    await bot.set_webhook(url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
+    log.info("webhook server on %s:%s, Telegram posts to %s", settings.webhook_host, port, url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run_bot(settings: Settings) -> int:
+    """`migrant-bot run` with a token: load the index (building it the first time), open
+    storage, serve. Returns the process exit code."""
+    from bot.cli import _assistant
+
+    if settings.bot_mode == "webhook":
+        from bot.telegram.webhook import WebhookConfigError, webhook_secret, webhook_target
+
+        try:
+            webhook_target(settings)
+            webhook_secret(settings)
+        except WebhookConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    try:
+        create_bot(settings)  # validate the token before loading the model
+    except BotConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    assistant = _assistant(settings, build_if_missing=True)
+
+    async def main() -> None:
+        from bot.storage.factory import open_storage
+
+        await check_redis(settings.redis_url)  # fail fast when REDIS_URL points nowhere
+        storage = open_storage(settings)
+        try:
+            await storage.open()
+        except StorageUnavailable as exc:
+            log.warning("database unavailable, answering without it for now: %s", exc)
+        try:
+            await serve(settings, assistant, storage)
+        finally:
+            with contextlib.suppress(StorageError):
+                await storage.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except (StorageError, RedisUnreachable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        assistant.close()
+    return 0

@@ -1,0 +1,74 @@
+"""Inline-button payloads (aiogram CallbackData factories) and their validation.
+
+Callback data comes back from the client and can be forged, so every field is bounded
+here: languages must be supported, entry ids must look like ids (and exist in the
+index, checked by the handler), numbers must be in range. Data that fails these checks
+never reaches a feature handler; the catch-all in `other.py` answers it politely.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiogram.filters.callback_data import CallbackData
+
+from bot.settings import LANGUAGES
+
+ENTRY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+COUNTRIES = ("ru", "kz", "any")
+MAX_PAGE = 100
+
+
+class LangCb(CallbackData, prefix="lang"):
+    """Pick the interface language."""
+
+    code: str
+
+
+class EntryCb(CallbackData, prefix="e"):
+    """Show one entry's answer (clarify choice, topic list, abstain suggestions)."""
+
+    id: str
+    lang: str
+    via: str = "t"  # c = clarify, t = topic browser, a = abstain suggestion
+
+
+class VoteCb(CallbackData, prefix="v"):
+    """👍 (up=1) or 👎 (up=0) under an answer."""
+
+    id: str
+    lang: str
+    up: int
+
+
+class TopicsCb(CallbackData, prefix="t"):
+    """The topic browser: country "" = the list of countries; else a page of topics."""
+
+    country: str = ""
+    page: int = 0
+
+
+class ForgetCb(CallbackData, prefix="forget"):
+    """Confirm (ok=1) or cancel (ok=0) deleting the user's data."""
+
+    ok: int
+
+
+class PrivacyCb(CallbackData, prefix="privacy"):
+    """Show the privacy notice."""
+
+
+def valid_lang(code: str) -> bool:
+    return code in LANGUAGES
+
+
+def valid_entry(entry_id: str, lang: str) -> bool:
+    return bool(ENTRY_ID.match(entry_id)) and valid_lang(lang)
+
+
+def valid_vote(data: VoteCb) -> bool:
+    return valid_entry(data.id, data.lang) and data.up in (0, 1)
+
+
+def valid_topics(data: TopicsCb) -> bool:
+    return (data.country == "" or data.country in COUNTRIES) and 0 <= data.page <= MAX_PAGE

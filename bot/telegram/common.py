@@ -1,0 +1,108 @@
+"""Helpers the feature routers share: sending split HTML, answering with an entry,
+calling storage without letting a database outage break a reply, remembering the
+anonymised question behind an answer (for a later 👎)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from aiogram import Bot
+from aiogram.filters import BaseFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import InlineKeyboardMarkup, Message
+
+from bot.kb import Entry
+from bot.privacy import anonymise
+from bot.render import render_answer
+from bot.storage import StorageError
+from bot.telegram import keyboards
+from bot.telegram.text import split_html
+
+log = logging.getLogger("bot.telegram")
+
+T = TypeVar("T")
+KEPT_QUESTIONS = 5  # answers per user whose (anonymised) question a 👎 can still report
+
+
+class StorageDown(Exception):
+    """Raised by `stored` when the database failed; handlers turn it into a polite note."""
+
+
+async def stored(call: Awaitable[T], what: str) -> T:
+    """Await a storage call; log a warning (never user data) and raise `StorageDown`
+    on a database problem."""
+    try:
+        return await call
+    except StorageError as exc:
+        log.warning("storage unavailable for %s: %s", what, exc)
+        raise StorageDown(what) from exc
+
+
+async def try_stored(call: Awaitable[T], what: str) -> T | None:
+    """Like `stored`, for writes a reply does not depend on (analytics): None on failure."""
+    try:
+        return await stored(call, what)
+    except StorageDown:
+        return None
+
+
+async def send_html(
+    bot: Bot, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    """Send HTML in as many messages as the 4096-character limit needs; the keyboard goes
+    under the last part. Returns the last message sent."""
+    parts = split_html(text)
+    message: Message | None = None
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        message = await bot.send_message(chat_id, part, reply_markup=reply_markup if last else None)
+    assert message is not None
+    return message
+
+
+async def remember_question(state: FSMContext, message_id: int, question: str) -> None:
+    """Keep the anonymised question behind a reply, for the last few replies only."""
+    data = await state.get_data()
+    kept: dict[str, str] = dict(data.get("questions") or {})
+    kept[str(message_id)] = anonymise(question)
+    while len(kept) > KEPT_QUESTIONS:
+        kept.pop(next(iter(kept)))
+    await state.update_data(questions=kept)
+
+
+async def recall_question(state: FSMContext, message_id: int) -> str | None:
+    data = await state.get_data()
+    return (data.get("questions") or {}).get(str(message_id))
+
+
+async def send_entry(
+    bot: Bot, chat_id: int, entry: Entry, lang: str, state: FSMContext, question: str | None
+) -> Message:
+    """An entry's answer (sources, "as of" date) with 👍/👎 under it."""
+    message = await send_html(
+        bot, chat_id, render_answer(entry, lang, fmt="html"), keyboards.feedback(entry.id, lang)
+    )
+    if question:
+        await remember_question(state, message.message_id, question)
+    return message
+
+
+class Addressed(BaseFilter):
+    """Private chats always; in groups only messages that mention the bot or reply to
+    it (the bot stays silent otherwise). Passes `question` without the mention."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
+        text = message.text or message.caption or ""
+        if message.chat.type == "private":
+            return {"question": text}
+        me = await bot.me()
+        mention = f"@{me.username}".lower() if me.username else None
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
+            return {"question": text}
+        if mention and mention in text.lower():
+            start = text.lower().index(mention)
+            return {"question": (text[:start] + text[start + len(mention) :]).strip()}
+        return False

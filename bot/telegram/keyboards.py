@@ -1,0 +1,127 @@
+"""Inline keyboards. Button labels go through gettext in the current locale; entry
+titles come from the knowledge base in the reply's language."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import language_name
+from bot.kb import Entry, KnowledgeBase
+from bot.settings import LANGUAGES
+from bot.telegram.callbacks import EntryCb, ForgetCb, LangCb, PrivacyCb, TopicsCb, VoteCb
+
+TOPICS_PER_PAGE = 6
+MAX_LABEL = 60  # characters on a button before it is shortened
+
+
+def _label(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1].rstrip() + "…"
+
+
+def languages() -> InlineKeyboardMarkup:
+    """Each language in its own name ("Русский", "Oʻzbek"...), two per row."""
+    builder = InlineKeyboardBuilder()
+    for code in LANGUAGES:
+        name = language_name(code)
+        builder.button(text=name[:1].upper() + name[1:], callback_data=LangCb(code=code))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def start(include_languages: bool = True) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if include_languages:
+        builder.attach(InlineKeyboardBuilder.from_markup(languages()))
+    builder.row(
+        InlineKeyboardButton(text="📚 " + _("Browse topics"), callback_data=TopicsCb().pack()),
+        InlineKeyboardButton(text="🔒 " + _("Privacy"), callback_data=PrivacyCb().pack()),
+    )
+    return builder.as_markup()
+
+
+def feedback(entry_id: str, lang: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="👍 " + _("Helpful"), callback_data=VoteCb(id=entry_id, lang=lang, up=1))
+    builder.button(
+        text="👎 " + _("Not helpful"), callback_data=VoteCb(id=entry_id, lang=lang, up=0)
+    )
+    return builder.as_markup()
+
+
+def entries(
+    items: list[Entry], lang: str, via: str, with_browse: bool = False
+) -> InlineKeyboardMarkup:
+    """One button per entry (its title in `lang`), one per row."""
+    builder = InlineKeyboardBuilder()
+    for entry in items:
+        builder.button(
+            text=_label(entry.local(lang)[1].title),
+            callback_data=EntryCb(id=entry.id, lang=lang, via=via),
+        )
+    builder.adjust(1)
+    if with_browse:
+        builder.row(
+            InlineKeyboardButton(text="📚 " + _("All topics"), callback_data=TopicsCb().pack())
+        )
+    return builder.as_markup()
+
+
+def countries(kb: KnowledgeBase) -> InlineKeyboardMarkup:
+    """The countries the knowledge base has entries for."""
+    names = {"ru": "🇷🇺 " + _("Russia"), "kz": "🇰🇿 " + _("Kazakhstan"), "any": _("Both")}
+    present = {e.country for e in kb}
+    builder = InlineKeyboardBuilder()
+    for code in ("ru", "kz", "any"):
+        if code in present:
+            builder.button(text=names[code], callback_data=TopicsCb(country=code, page=0))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def topics_page(
+    kb: KnowledgeBase, country: str, page: int, lang: str, per_page: int | None = None
+) -> tuple[InlineKeyboardMarkup, int, int]:
+    """A page of the country's topics (alphabetical by title in `lang`), with
+    previous/next and back buttons. Returns (keyboard, page shown, number of pages)."""
+    items = sorted(
+        (e for e in kb if e.country == country), key=lambda e: e.local(lang)[1].title.lower()
+    )
+    per_page = per_page or TOPICS_PER_PAGE
+    pages = max(1, -(-len(items) // per_page))
+    page = min(max(page, 0), pages - 1)
+    builder = InlineKeyboardBuilder()
+    for entry in items[page * per_page : (page + 1) * per_page]:
+        builder.row(
+            InlineKeyboardButton(
+                text=_label(entry.local(lang)[1].title),
+                callback_data=EntryCb(id=entry.id, lang=lang, via="t").pack(),
+            )
+        )
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(
+                text="◀️", callback_data=TopicsCb(country=country, page=page - 1).pack()
+            )
+        )
+    if page < pages - 1:
+        nav.append(
+            InlineKeyboardButton(
+                text="▶️", callback_data=TopicsCb(country=country, page=page + 1).pack()
+            )
+        )
+    if nav:
+        builder.row(*nav)
+    builder.row(InlineKeyboardButton(text="⬅️ " + _("Countries"), callback_data=TopicsCb().pack()))
+    return builder.as_markup(), page, pages
+
+
+def forget_confirm() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="🗑 " + _("Yes, delete my data"), callback_data=ForgetCb(ok=1))
+    builder.button(text=_("Cancel"), callback_data=ForgetCb(ok=0))
+    builder.adjust(1)
+    return builder.as_markup()

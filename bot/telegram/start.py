@@ -1,0 +1,162 @@
+"""/start, /help, /language, /privacy and the language picker."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import language_name
+from bot.settings import Settings
+from bot.storage import Storage
+from bot.telegram import keyboards
+from bot.telegram.callbacks import LangCb, PrivacyCb, valid_lang
+from bot.telegram.common import StorageDown, stored
+
+router = Router(name="start")
+
+
+def intro_text(settings: Settings) -> str:
+    import html
+
+    operator = html.escape(settings.operator_name) if settings.operator_name else ""
+    run_by = (
+        _("This assistant is run by {operator}.").format(operator=operator)
+        if operator
+        else _(
+            "This assistant is run by a migrant resource centre whose staff write and "
+            "check the answers."
+        )
+    )
+    return "\n\n".join(
+        [
+            "👋 <b>"
+            + _("Hello! I answer questions about migration to Russia and Kazakhstan.")
+            + "</b>",
+            _(
+                "I answer only from a knowledge base that staff have checked, and I show the "
+                "source and the date each answer is valid as of. When I am not sure, I say "
+                "so and suggest whom to ask."
+            ),
+            _(
+                "I am not a lawyer and do not give legal advice about your personal case. "
+                "I never ask for your name, passport number or address."
+            ),
+            run_by,
+            _("Write your question in your own words, or browse the topics. Choose your language:"),
+            _("How your data is handled: /privacy"),
+        ]
+    )
+
+
+def help_text() -> str:
+    return "\n".join(
+        [
+            "<b>" + _("How to use this assistant") + "</b>",
+            "",
+            _(
+                "Type a question in Russian, Kazakh, Uzbek, Kyrgyz, Tajik or English, for "
+                "example: how do I pay for the patent?"
+            ),
+            _("Under each answer, tell me with 👍 or 👎 whether it helped."),
+            "",
+            "/topics — " + _("browse all topics by country"),
+            "/language — " + _("change the interface language"),
+            "/privacy — " + _("what is stored about you"),
+            "/forget — " + _("delete everything stored about you"),
+            "/help — " + _("this message"),
+        ]
+    )
+
+
+def privacy_text(settings: Settings) -> str:
+    return "\n\n".join(
+        [
+            "🔒 <b>" + _("Privacy notice") + "</b>",
+            _(
+                "I serve everyone, whatever their migration status. I never ask for your "
+                "name, passport number, address or location."
+            ),
+            _(
+                "What is stored: your interface language, under a coded key instead of your "
+                "Telegram id; anonymous counts of questions by topic; your 👍/👎 votes; "
+                "reminders you ask for (only the chat to send them to and the dates)."
+            ),
+            _(
+                "The text of your questions is not stored, except questions I could not "
+                "answer or that got a 👎: these are kept without numbers, phone numbers, "
+                "e-mail addresses or links, so that staff can add missing answers, and are "
+                "deleted after {days} days."
+            ).format(days=settings.gaps_retention_days),
+            _("/forget deletes everything stored about you at any time."),
+        ]
+    )
+
+
+@router.message(CommandStart())
+async def cmd_start(message: Message, settings: Settings) -> None:
+    await message.answer(intro_text(settings), reply_markup=keyboards.start())
+
+
+@router.message(Command("help"))
+async def cmd_help(message: Message) -> None:
+    await message.answer(help_text())
+
+
+@router.message(Command("language"))
+async def cmd_language(message: Message) -> None:
+    await message.answer(_("Choose your language:"), reply_markup=keyboards.languages())
+
+
+@router.message(Command("privacy"))
+async def cmd_privacy(message: Message, settings: Settings) -> None:
+    await message.answer(privacy_text(settings))
+
+
+@router.callback_query(PrivacyCb.filter())
+async def on_privacy(query: CallbackQuery, settings: Settings) -> None:
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(privacy_text(settings))
+
+
+@router.callback_query(LangCb.filter(F.code.func(valid_lang)))
+async def on_language(
+    query: CallbackQuery,
+    callback_data: LangCb,
+    storage: Storage,
+    i18n: I18n,
+    user_key: str = "",
+) -> None:
+    code = callback_data.code
+    try:
+        await stored(storage.set_language(user_key, code), "set_language")
+    except StorageDown:
+        await query.answer(
+            _("Sorry, I cannot save your choice right now. Please try again later."),
+            show_alert=True,
+        )
+        return
+    with i18n.use_locale(code):
+        name = language_name(code)
+        text = "✅ " + _("Language: {language}").format(language=name[:1].upper() + name[1:])
+        await query.answer(text)
+        if query.message is not None:
+            await query.message.answer(
+                text + "\n\n" + _("Write your question in your own words, or browse the topics."),
+                reply_markup=keyboards.start(include_languages=False),
+            )
+
+
+def command_descriptions() -> dict[str, str]:
+    """The command menu texts, in the current locale."""
+    return {
+        "start": _("what this assistant is"),
+        "topics": _("browse all topics by country"),
+        "language": _("change the interface language"),
+        "help": _("how to ask"),
+        "privacy": _("what is stored about you"),
+        "forget": _("delete everything stored about you"),
+    }

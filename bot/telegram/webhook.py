@@ -1,0 +1,79 @@
+"""Webhook mode: an aiohttp server that Telegram (through your reverse proxy) posts
+updates to. Requests without the right X-Telegram-Bot-Api-Secret-Token get 401 and are
+never processed. GET /healthz tells a load balancer the worker is alive and which
+index version it serves."""
+
+from __future__ import annotations
+
+import re
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.search import Assistant
+from bot.settings import Settings
+
+HEALTH_PATH = "/healthz"
+
+
+class WebhookConfigError(ValueError):
+    """Webhook mode is missing a setting; the message names it."""
+
+
+def webhook_target(settings: Settings) -> str:
+    """The URL given to Telegram: WEBHOOK_URL as is when it has a path, else WEBHOOK_URL
+    + WEBHOOK_PATH."""
+    from urllib.parse import urlparse
+
+    url = settings.webhook_url.strip()
+    if not url:
+        raise WebhookConfigError(
+            "BOT_MODE=webhook needs WEBHOOK_URL, the public https:// address Telegram "
+            "posts to (e.g. https://bot.example.org)"
+        )
+    if not url.startswith("https://"):
+        raise WebhookConfigError(f"WEBHOOK_URL must start with https:// (got {url!r})")
+    if urlparse(url).path in ("", "/"):
+        url = url.rstrip("/") + "/" + settings.webhook_path.lstrip("/")
+    return url
+
+
+def webhook_secret(settings: Settings) -> str:
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise WebhookConfigError(
+            "BOT_MODE=webhook needs WEBHOOK_SECRET (1-256 characters A-Z a-z 0-9 _ -), so "
+            "that only Telegram can post updates; e.g. `openssl rand -hex 32`"
+        )
+    return secret
+
+
+def make_app(
+    dp: Dispatcher, bot: Bot, settings: Settings, assistant: Assistant, lifecycle: bool = True
+) -> web.Application:
+    """The aiohttp application. With `lifecycle`, the dispatcher's startup/shutdown hooks
+    run with the app's (as in production); tests that already run the dispatcher turn
+    it off."""
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=dp, bot=bot, secret_token=webhook_secret(settings), handle_in_background=True
+    ).register(app, path=settings.webhook_path)
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "index_version": assistant.version.name})
+
+    app.router.add_get(HEALTH_PATH, health)
+    if lifecycle:
+        setup_application(app, dp, bot=bot)
+    return app
+
+
+async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving `app`; port 0 picks a free port. Returns the runner and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+    return runner, sockets[0].getsockname()[1] if sockets else port

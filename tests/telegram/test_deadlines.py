@@ -1,0 +1,191 @@
+"""/deadlines end to end: the real Dispatcher polling the Bot API stand-in over HTTP,
+the real rules in knowledge/rules, reminders in the real SQLite storage.
+
+"Today" is fixed per test through the dispatcher's `deadline_today` (the handlers' only
+clock), so the hand-checked dates below stay true whatever day the suite runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import format_day, gettext_for
+from bot.telegram.deadlines import DeadlineCb
+
+REPO = Path(__file__).resolve().parents[2]
+D = dt.date.fromisoformat
+
+
+@pytest.fixture
+async def dl(tg):
+    # The handlers read the rules beside the knowledge entries; the fixture knowledge
+    # base has none, so give it the repository's rules.
+    shutil.copytree(REPO / "knowledge" / "rules", tg.settings.kb_dir / "rules")
+    return tg
+
+
+def on(tg, day: str) -> None:
+    tg.dp["deadline_today"] = lambda: D(day)
+
+
+def data(action: str, value: str = "") -> str:
+    return DeadlineCb(action=action, value=value).pack()
+
+
+async def tap_and_read(tg, callback: str, message, user: int, lang: str = "ru"):
+    await tg.tap(callback, message, user, lang)
+    [reply] = await tg.api.wait_for("sendMessage")
+    return reply
+
+
+async def start(tg, user: int, kind: str, lang: str = "ru"):
+    [menu] = await tg.say(user, "/deadlines", lang)
+    assert {b["callback_data"] for b in menu.buttons} >= {
+        data("kind", "registration"),
+        data("kind", "stay"),
+        data("kind", "patent"),
+        data("list"),
+    }
+    return await tap_and_read(tg, data("kind", kind), menu, user, lang)
+
+
+async def test_registration_with_reminder_and_one_tap_unsubscribe(dl):
+    tg, user = dl, 101
+    on(tg, "2026-03-03")
+    ask_country = await start(tg, user, "registration")
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user)
+    assert data("cit", "uz") in [b["callback_data"] for b in ask_cit.buttons]
+    assert data("cit", "ru") not in [b["callback_data"] for b in ask_cit.buttons]
+    await tap_and_read(tg, data("cit", "uz"), ask_cit, user)
+    # "2 марта" without a year: the most recent 2 March not after today = 2026-03-02.
+    # Hand-checked: Mon 2 Mar (1), 3 (2), 4 (3), 5 (4), Fri 6 (5); 7-9 Mar off (8 March
+    # on a Sunday moves to Monday 9); Tue 10 (6), Wed 11 (7) -> 11 March 2026.
+    [result] = await tg.say(user, "2 марта")
+    ru = gettext_for("ru")
+    assert format_day(D("2026-03-11"), "ru") in result.shown
+    assert "ru-registration-general" in result.shown
+    assert "http://pravo.gov.ru/proxy/ips/?docbody=&nd=102107937" in result.links
+    assert ru("the MVD migration office") in result.shown  # "estimate, check with ..."
+    [remind] = result.buttons
+    assert format_day(D("2026-03-09"), "ru") in remind["text"]  # 2 days before
+
+    await tg.tap(remind["callback_data"], result, user)
+    [confirm] = await tg.api.wait_for("sendMessage")
+    [reminder] = await tg.storage.reminders(tg.key(user))
+    assert (reminder.kind, reminder.due, reminder.remind_on, reminder.lang) == (
+        "registration",
+        D("2026-03-11"),
+        D("2026-03-09"),
+        "ru",
+    )
+    assert confirm.buttons[0]["callback_data"] == f"rem:off:{reminder.id}"
+
+    answered = await tg.tap(f"rem:off:{reminder.id}", confirm, user)
+    assert answered.params.get("text") == ru("Reminder cancelled.")
+    assert await tg.storage.reminders(tg.key(user)) == []
+
+
+async def test_impossible_and_future_dates_are_refused_and_the_question_stays(dl):
+    tg, user = dl, 102
+    on(tg, "2026-03-03")
+    ask_country = await start(tg, user, "registration")
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user)
+    await tap_and_read(tg, data("cit", "tj"), ask_cit, user)
+    ru = gettext_for("ru")
+    [impossible] = await tg.say(user, "31.02.2026")
+    assert impossible.shown == ru(
+        "There is no such date (for example, February has no 30th). Please check the "
+        "day and the month and send the date again."
+    )
+    [future] = await tg.say(user, "05.03.2026")
+    assert format_day(D("2026-03-05"), "ru") in future.shown
+    assert "ru-registration-tj" not in future.shown
+    [garbage] = await tg.say(user, "вчера вечером")
+    assert "05.03.2026" in garbage.shown  # shows how to write a date
+    # Tajik citizen, 15 days with the entry day as day 1: 20 Feb + 14 = 6 Mar 2026.
+    [result] = await tg.say(user, "20-fevral 2026")
+    assert format_day(D("2026-03-06"), "ru") in result.shown
+    assert "ru-registration-tj" in result.shown
+
+
+async def test_stay_counter_in_kazakh(dl):
+    tg, user = dl, 103
+    on(tg, "2026-06-10")
+    ask_country = await start(tg, user, "stay", "kk")
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, "kk")
+    await tap_and_read(tg, data("cit", "uz"), ask_cit, user, "kk")
+    [ask_trips] = await tg.say(user, "1 маусым", "kk")  # 1 June 2026
+    assert data("none") in [b["callback_data"] for b in ask_trips.buttons]
+    # Earlier in 2026: 10 Jan-8 Feb (30 days) and 1-30 Mar (30 days); in since 1 Jun,
+    # on 10 Jun: 70 days used; the calendar-year limit of 90 is reached on 30 Jun.
+    [result] = await tg.say(user, "10.01.2026 – 08.02.2026\n1 наурыз – 30 наурыз", "kk")
+    kk = gettext_for("kk")
+    assert format_day(D("2026-06-30"), "kk") in result.shown
+    assert kk("Days counted: {used} of {limit}.").format(used=70, limit=90) in result.shown
+    assert kk("That is {days} more day(s).").format(days=20) in result.shown
+    assert kk("You may stay until {date} inclusive.") != "You may stay until {date} inclusive."
+    assert "ru-stay-90-calendar-year" in result.shown
+    [remind] = result.buttons
+    assert format_day(D("2026-06-23"), "kk") in remind["text"]  # 7 days before
+
+
+async def test_patent_reminder_n_days_before(dl):
+    tg, user = dl, 104
+    on(tg, "2026-03-01")
+    await start(tg, user, "patent")
+    # Paid until Sun 8 Mar 2026: pay by that day (not moved); it is a day off, so the
+    # reply says to pay earlier; the reminder goes 3 days before (PATENT_REMINDER_DAYS).
+    [result] = await tg.say(user, "8 марта 2026")
+    ru = gettext_for("ru")
+    assert format_day(D("2026-03-08"), "ru") in result.shown
+    assert format_day(D("2026-03-09"), "ru") in result.shown  # void from the next day
+    assert ru("That day is a day off: pay a few days earlier, on a working day.") in result.shown
+    [remind] = result.buttons
+    await tg.tap(remind["callback_data"], result, user)
+    await tg.api.wait_for("sendMessage")
+    [reminder] = await tg.storage.reminders(tg.key(user))
+    assert (reminder.kind, reminder.due, reminder.remind_on) == (
+        "patent",
+        D("2026-03-08"),
+        D("2026-03-05"),
+    )
+    # "My reminders" lists it with its own unsubscribe button.
+    [menu] = await tg.say(user, "/deadlines")
+    listed = await tap_and_read(tg, data("list"), menu, user)
+    assert listed.buttons[0]["callback_data"] == f"rem:off:{reminder.id}"
+
+
+async def test_someone_elses_reminder_cannot_be_cancelled(dl):
+    tg = dl
+    mine = await tg.storage.add_reminder(
+        tg.key(105), 105, "patent", D("2026-05-01"), D("2026-04-28"), "ru"
+    )
+    [menu] = await tg.say(106, "/deadlines")
+    answered = await tg.tap(f"rem:off:{mine.id}", menu, 106)
+    assert answered.params.get("text") == gettext_for("ru")("This reminder is already cancelled.")
+    assert [r.id for r in await tg.storage.reminders(tg.key(105))] == [mine.id]
+    forged = await tg.tap("rem:off:abc", menu, 106)
+    assert forged.params.get("text")  # answered politely, nothing changed
+    assert [r.id for r in await tg.storage.reminders(tg.key(105))] == [mine.id]
+
+
+async def test_no_rule_says_whom_to_ask_and_cancel_works(dl):
+    tg, user = dl, 107
+    on(tg, "2026-08-10")
+    ask_country = await start(tg, user, "registration")
+    ask_cit = await tap_and_read(tg, data("country", "kz"), ask_country, user)
+    await tap_and_read(tg, data("cit", "uz"), ask_cit, user)
+    [reply] = await tg.say(user, "01.08.2026")
+    ru = gettext_for("ru")
+    assert ru("the migration police") in reply.shown
+    assert reply.buttons == []
+    # A new conversation, then Cancel: the next text is a question again, not a date.
+    ask_country = await start(tg, user, "registration")
+    await tg.tap(data("cancel"), ask_country, user)
+    await tg.api.settle(0.2)
+    [answer] = await tg.say(user, "01.08.2026")
+    assert "ru-registration" not in answer.shown
