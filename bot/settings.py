@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Shown when the assistant abstains: how to reach a person (configured by the
     # operator; empty means "ask the resource centre staff").
     help_contact: str = ""
+    # Who runs the assistant, named in the bot's /start message (e.g. the resource
+    # centre's name); empty = a generic sentence.
+    operator_name: str = ""
 
     # How often a running process looks for a newer index version (seconds).
     index_check_interval: float = 5.0
