@@ -176,6 +176,14 @@ async def _polling(bot, dispatcher):
         await bot.session.close()
 
 
+def _pointed_at(settings: Settings, standin) -> Settings:
+    from pydantic import SecretStr
+
+    return settings.model_copy(
+        update={"telegram_api_url": standin.base_url, "bot_token": SecretStr(standin.token)}
+    )
+
+
 async def _run_project(settings: Settings, assistant, body: Callable[[Any], Awaitable]):
     from bot.storage.factory import open_storage
     from bot.telegram import build_dispatcher, create_bot
@@ -184,8 +192,8 @@ async def _run_project(settings: Settings, assistant, body: Callable[[Any], Awai
     await standin.start()
     storage = open_storage(settings)
     await storage.open()
-    settings = settings.model_copy(update={"telegram_api_url": standin.base_url})
-    bot = create_bot(settings, token=standin.token)
+    settings = _pointed_at(settings, standin)
+    bot = create_bot(settings)
     dispatcher = build_dispatcher(settings, assistant, storage)
     try:
         async with _polling(bot, dispatcher):
@@ -202,8 +210,8 @@ async def _run_naive(settings: Settings, assistant, body: Callable[[Any], Awaita
 
     standin = _standin_class()()
     await standin.start()
-    settings = settings.model_copy(update={"telegram_api_url": standin.base_url})
-    bot = create_bot(settings, token=standin.token)
+    settings = _pointed_at(settings, standin)
+    bot = create_bot(settings)
     dispatcher = Dispatcher()
     dispatcher.include_router(naive_router(assistant))
     try:

@@ -172,11 +172,8 @@ class ReminderScheduler:
         timezone: str = DEFAULT_TZ,
         day_starts_at: dt.time = DEFAULT_DAY_START,
         max_pause: float = MAX_PAUSE,
-        retention: dt.timedelta | None = None,
     ) -> None:
-        """`worker_id` names this worker in the claims (e.g. host:pid); `retention`,
-        when given (GAPS_RETENTION_DAYS), makes run_forever purge older feedback and
-        gaps about once an hour."""
+        """`worker_id` names this worker in the claims (e.g. host:pid)."""
         self.storage = storage
         self.sender = sender
         self.worker_id = worker_id
@@ -185,9 +182,7 @@ class ReminderScheduler:
         self.tz = ZoneInfo(timezone)
         self.day_starts_at = day_starts_at
         self.max_pause = max_pause
-        self.retention = retention
         self._limiter = _RateLimiter(rate)
-        self._last_purge: float | None = None
 
     def today(self) -> dt.date:
         """The local day whose reminders are due now (yesterday's until the day starts)."""
@@ -276,24 +271,12 @@ class ReminderScheduler:
                 released += 1
         return released
 
-    async def _maybe_purge(self) -> None:
-        if self.retention is None:
-            return
-        now = time.monotonic()
-        if self._last_purge is not None and now - self._last_purge < 3600:
-            return
-        self._last_purge = now
-        deleted = await self.storage.purge(self.clock() - self.retention)
-        if deleted:
-            log.info("purged %d rows older than %s", deleted, self.retention)
-
     async def run_forever(self, interval: float) -> None:
         """Run until cancelled. A full batch is followed at once by the next; storage
         outages are logged and retried after `interval` (the bot keeps answering)."""
         while True:
             full = False
             try:
-                await self._maybe_purge()
                 report = await self.run_once()
                 full = report.claimed >= self.batch_size and not report.released
                 if report.claimed:

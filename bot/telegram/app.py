@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
+import socket
 import sys
 
 from aiogram import Bot, Dispatcher, Router
@@ -21,6 +23,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.i18n import LOCALES_DIR
 from bot.privacy import salt_from
+from bot.reminders import ReminderScheduler
 from bot.search import Assistant
 from bot.settings import FALLBACK_LANGUAGE, LANGUAGES, Settings
 from bot.storage import Storage, StorageError, StorageUnavailable
@@ -28,11 +31,12 @@ from bot.telegram import deadlines, forget, other, questions, staff, start, topi
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.middlewares import UserLanguageMiddleware
 from bot.telegram.retry import RetryMiddleware
+from bot.telegram.sender import TelegramSender
 from bot.telegram.throttle import ThrottlingMiddleware, make_throttle_backend
 
 log = logging.getLogger("bot.telegram")
 PURGE_EVERY = 6 * 3600  # seconds between purges of expired feedback and gaps
-COMMANDS = ("start", "topics", "language", "help", "privacy", "forget")
+COMMANDS = ("start", "topics", "deadlines", "language", "help", "privacy", "forget")
 
 
 class BotConfigError(ValueError):
@@ -96,6 +100,7 @@ def build_dispatcher(
     )
     dp.message.outer_middleware(throttle)
     dp.callback_query.outer_middleware(throttle)
+    dp.shutdown.register(throttle.backend.close)
     dp.errors.register(other.on_error)
     _attach(
         dp,
@@ -142,6 +147,12 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
     bot = create_bot(settings)
     dp = build_dispatcher(settings, assistant, storage)
     purge = asyncio.create_task(_purge_forever(storage, settings))
+    # Every worker runs the scheduler: claims are atomic in the storage, so each
+    # reminder goes out once however many workers there are.
+    scheduler = ReminderScheduler(
+        storage, TelegramSender(bot), f"{socket.gethostname()}:{os.getpid()}"
+    )
+    reminders = asyncio.create_task(scheduler.run_forever(settings.reminder_poll_interval))
     try:
         me = await bot.get_me()
         log.info("bot @%s starting in %s mode", me.username, settings.bot_mode)
@@ -154,6 +165,7 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
             await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
     finally:
         purge.cancel()
+        reminders.cancel()
         await bot.session.close()
 
 

@@ -681,6 +681,10 @@ async def on_remind(
         return
     due = dt.date.fromisoformat(data["due"])
     remind_on = max(dt.date.fromisoformat(data["remind_on"]), _today(deadline_today))
+    if remind_on > due:  # the deadline passed while the offer was on the screen
+        await state.update_data(dl=None)
+        await query.answer(_("This date has already passed: a reminder cannot help now."))
+        return
     try:
         reminder = await stored(
             storage.add_reminder(

@@ -63,6 +63,7 @@ def help_text() -> str:
             _("Under each answer, tell me with 👍 or 👎 whether it helped."),
             "",
             "/topics — " + _("browse all topics by country"),
+            "/deadlines — " + _("count your deadlines and set reminders"),
             "/language — " + _("change the interface language"),
             "/privacy — " + _("what is stored about you"),
             "/forget — " + _("delete everything stored about you"),
@@ -155,6 +156,7 @@ def command_descriptions() -> dict[str, str]:
     return {
         "start": _("what this assistant is"),
         "topics": _("browse all topics by country"),
+        "deadlines": _("count your deadlines and set reminders"),
         "language": _("change the interface language"),
         "help": _("how to ask"),
         "privacy": _("what is stored about you"),
