@@ -1,0 +1,79 @@
+"""Faults while the bot runs: the database goes away (questions and calculators still
+work, reminders say they are unavailable, and work again when it is back), and a broken
+knowledge edit is refused by reindex while the running bot keeps answering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import gettext_for
+from bot.index import current_version_name
+from bot.kb import InvalidKnowledgeBase
+from bot.telegram.deadlines import DeadlineCb
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dl(action: str, value: str = "") -> str:
+    return DeadlineCb(action=action, value=value).pack()
+
+
+async def _patent_result(tg, user: int):
+    [menu] = await tg.say(user, "/deadlines", "en")
+    await tg.tap(dl("kind", "patent"), menu, user, "en")
+    await tg.api.wait_for("sendMessage")
+    [result] = await tg.say(user, "2026-12-20", "en")
+    return result
+
+
+@pytest.fixture
+def rules(tg):
+    shutil.copytree(REPO / "knowledge" / "rules", tg.settings.kb_dir / "rules")
+    tg.dp["deadline_today"] = lambda: dt.date(2026, 12, 1)
+    return tg
+
+
+async def test_database_down_reminders_unavailable_calculator_still_works(rules):
+    tg, user = rules, 6100
+    await tg.storage.close()  # every storage call now raises StorageError
+    result = await _patent_result(tg, user)
+    assert "ru-patent-advance-payment" in result.shown  # the calculator needs no database
+    [remind] = result.buttons
+    await tg.tap(remind["callback_data"], result, user, "en")
+    [sorry] = await tg.api.wait_for("sendMessage")
+    en = gettext_for("en")
+    assert sorry.shown == en(
+        "Sorry, reminders are temporarily unavailable. Please try again later."
+    )
+
+    await tg.storage.open()  # the database is back: the same flow stores the reminder
+    result = await _patent_result(tg, user)
+    [remind] = result.buttons
+    await tg.tap(remind["callback_data"], result, user, "en")
+    await tg.api.wait_for("sendMessage")
+    [reminder] = await tg.storage.reminders(tg.key(user))
+    assert reminder.kind == "patent"
+
+
+async def test_invalid_knowledge_edit_is_refused_and_the_bot_keeps_answering(tg):
+    from bot.index import build_index
+
+    serving = tg.assistant.version.name
+    broken = tg.settings.kb_dir / "patent-payment.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("sources:", "sorces:"))
+    with pytest.raises(InvalidKnowledgeBase):
+        build_index(
+            tg.settings.kb_dir,
+            tg.settings.index_dir,
+            tg.assistant.embedder,
+            tg.settings.cache_path,
+            tg.settings.kb_languages,
+        )
+    assert current_version_name(tg.settings.index_dir) == serving
+    [reply] = await tg.say(6200, "how can i pay patent money", "en")
+    assert "Paying for the work patent" in reply.shown
+    assert tg.assistant.version.name == serving
