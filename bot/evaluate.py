@@ -267,10 +267,18 @@ def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ..
 LEXICAL_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 COUNTRY_PENALTIES = (0.0, 0.05, 0.1, 0.15)
 
+# The service's floor, whatever the utility says: at most 5% of in-scope questions
+# answered wrongly, and at least 85% of out-of-scope questions abstained on (offering
+# topics to someone who asked about the weather is not a refusal). The fit maximises the
+# utility among the thresholds that meet both; when none does, over all thresholds.
+MAX_WRONG_ANSWER_RATE = 0.05
+MIN_OOS_ABSTAIN_RATE = 0.85
+
 
 def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, float]:
     """Grid-search the decision thresholds that maximise the utility above on the
-    rankings already computed (the ranking does not depend on the thresholds).
+    rankings already computed (the ranking does not depend on the thresholds), among
+    those that keep the floor above (`MAX_WRONG_ANSWER_RATE`, `MIN_OOS_ABSTAIN_RATE`).
 
     Vectorised over questions: for each window the clarify outcome of every question
     is fixed, so one (answer, margin, clarify) point costs a few array operations."""
@@ -289,8 +297,12 @@ def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, fl
     )
     u_abstain = np.where(oos, UTILITY["abstain_oos"], UTILITY["abstain_in_scope"])
     lo = float(np.floor(top.min() * 100) / 100) if n else 0.0
-    grid = np.round(np.arange(lo, float(top.max()) + 0.005, 0.005), 3) if n else np.array([1.0])
+    # one step above the best score too: "never answer" must be a point of the grid
+    grid = np.round(np.arange(lo, float(top.max()) + 0.01, 0.005), 3) if n else np.array([1.0])
+    n_in, n_oos = max(1, int((~oos).sum())), int(oos.sum())
+    wrong_if_answered = ~oos & ~right
     best: tuple[float, dict] = (float("-inf"), {})
+    best_ok: tuple[float, dict] = (float("-inf"), {})
     for window in (0.01, 0.02, 0.03, 0.05):
         probe = settings.model_copy(
             update={"clarify_window": window, "answer_threshold": 9.0, "clarify_threshold": -9.0}
@@ -306,22 +318,27 @@ def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, fl
         for answer_t in grid:
             for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04):
                 answer = (top >= answer_t) & (top - second >= margin)
+                wrong_ok = (answer & wrong_if_answered).sum() <= MAX_WRONG_ANSWER_RATE * n_in
                 for clarify_t in grid[grid <= answer_t]:
                     clarify = ~answer & (top >= clarify_t) & has_two
                     total = float(
                         np.where(answer, u_answer, np.where(clarify, u_clarify, u_abstain)).sum()
                     )
+                    if total <= best_ok[0]:
+                        continue
+                    point = {
+                        "answer_threshold": float(answer_t),
+                        "answer_margin": margin,
+                        "clarify_threshold": float(clarify_t),
+                        "clarify_window": window,
+                    }
                     if total > best[0]:
-                        best = (
-                            total,
-                            {
-                                "answer_threshold": float(answer_t),
-                                "answer_margin": margin,
-                                "clarify_threshold": float(clarify_t),
-                                "clarify_window": window,
-                            },
-                        )
-    return best[1], best[0] / max(1, n)
+                        best = (total, point)
+                    abstained = int((oos & ~answer & ~clarify).sum())
+                    if wrong_ok and abstained >= MIN_OOS_ABSTAIN_RATE * n_oos:
+                        best_ok = (total, point)
+    chosen = best_ok if best_ok[1] else best
+    return chosen[1], chosen[0] / max(1, n)
 
 
 def redecide(outcomes: Sequence[Outcome], settings: Settings) -> list[Outcome]:

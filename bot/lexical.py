@@ -12,31 +12,45 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from bot.text import tokens
+from bot.text import fold_letters, tokens
 
 PREFIX = 5
+# How much more a word the knowledge base never uses (in no title, question or answer)
+# weighs than its rarest word: "invention" in "patent for my invention" says the question
+# is not about work patents even though "patent" matches.
+UNKNOWN_WEIGHT = 3.0
 
 
 _PLAIN = re.compile(r"\w+")
 
 
 def stems(text: str, prefix: int = PREFIX) -> list[str]:
-    """Word prefixes of normalised text; prefix=0 gives plain lower-cased words with no
-    normalisation (what the BM25 baseline uses)."""
+    """Word prefixes of normalised text, with the letters people often type plainly
+    folded (`fold_letters`: 'тіркеу' = 'тиркеу'); prefix=0 gives plain lower-cased words
+    with no normalisation (what the BM25 baseline uses)."""
     if not prefix:
         return _PLAIN.findall(text.lower())
-    return [t[:prefix] for t in tokens(text) if len(t) > 1 or t.isdigit()]
+    folded = (fold_letters(t) for t in tokens(text))
+    return [t[:prefix] for t in folded if len(t) > 1 or t.isdigit()]
 
 
 class LexicalIndex:
     """Per-entry bags of word stems with IDF weights."""
 
     def __init__(
-        self, docs: dict[str, Iterable[str]], prefix: int = PREFIX, k1: float = 1.2, b: float = 0.75
+        self,
+        docs: dict[str, Iterable[str]],
+        prefix: int = PREFIX,
+        k1: float = 1.2,
+        b: float = 0.75,
+        known: Iterable[str] = (),
     ):
+        """`known`: more texts of the domain (the answers) whose words are not matched
+        but are not foreign either (see `coverage`)."""
         self.prefix = prefix
         self.ids = list(docs)
         self.bags = [Counter(s for t in docs[i] for s in stems(t, prefix)) for i in self.ids]
+        self.known = {s for t in known for s in stems(t, prefix)}
         self.lengths = [sum(bag.values()) for bag in self.bags]
         self.avg_len = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
         df: Counter = Counter()
@@ -62,14 +76,17 @@ class LexicalIndex:
 
     def coverage(self, queries: Sequence[str]) -> dict[str, float]:
         """Share of the query's informative words (IDF-weighted) found in each entry,
-        in [0, 1]; the best over the query variants. Unknown words weigh the most, so a
-        question about something the base never mentions scores low everywhere."""
+        in [0, 1]; the best over the query variants. Words no entry's titles and
+        questions use weigh as the rarest word, and words the base never uses at all
+        (not even in `known`) `UNKNOWN_WEIGHT` times more, so a question about something
+        the base never mentions scores low everywhere."""
         best: dict[str, float] = dict.fromkeys(self.ids, 0.0)
+        foreign = UNKNOWN_WEIGHT * self.max_idf
         for query in queries:
             q = set(stems(query, self.prefix))
             if not q:
                 continue
-            weights = {t: self.idf.get(t, self.max_idf) for t in q}
+            weights = {t: self.idf.get(t, self.max_idf if t in self.known else foreign) for t in q}
             total = sum(weights.values())
             for entry_id, bag in zip(self.ids, self.bags, strict=True):
                 hit = sum(w for t, w in weights.items() if t in bag)

@@ -324,7 +324,15 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
     return Detected(best, script)
 
 
-# Word beginnings that name a country of stay, in the six languages and both scripts.
+# Countries people stay and work in, and countries they come from. An entry about a
+# country of stay is off-topic when the question names only the other country of stay;
+# an entry about a country of origin's services is off-topic when the question names
+# countries but not that one (see `other_country`).
+STAY_COUNTRIES = frozenset({"ru", "kz"})
+ORIGIN_COUNTRIES = frozenset({"uz", "tj", "kg"})
+
+# Word beginnings that name a country (or its capital, big cities, people), in the six
+# languages and both scripts, as typed in chats ("Маскав", "Мәскеу", "maskve").
 _COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
     "ru": (
         "росси",
@@ -335,13 +343,31 @@ _COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
         "русия",
         "руси",
         "москв",
+        "маскв",
+        "маскав",
+        "мәскеу",
+        "маскеу",
+        "подмоск",
         "питер",
+        "петербург",
+        "спб",
+        "екатеринбург",
+        "новосибирск",
         "rossi",
         "rossiya",
         "russi",
         "rusia",
         "rusiya",
         "moskv",
+        "maskv",
+        "maskav",
+        "podmosk",
+        "piter",
+        "peterburg",
+        "spb",
+        "ekaterinburg",
+        "yekaterinburg",
+        "novosibirsk",
         "rf",
     ),
     "kz": (
@@ -362,18 +388,126 @@ _COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
         "qazaqst",
         "almat",
         "astan",
+        "шымкент",
+        "қарағанд",
+        "караганд",
+        "shymkent",
+        "karagand",
+    ),
+    "uz": (
+        "узбек",
+        "ўзбек",
+        "ӯзбек",
+        "өзбек",
+        "ташкент",
+        "тошкент",
+        "самарканд",
+        "самарқанд",
+        "uzbek",
+        "o'zbek",
+        "ozbek",
+        "tashkent",
+        "toshkent",
+        "samarkand",
+        "samarqand",
+    ),
+    "tj": (
+        "таджик",
+        "тажик",
+        "тоҷик",
+        "тожик",
+        "тәжік",
+        "душанбе",
+        "худжанд",
+        "хуҷанд",
+        "хужанд",
+        "tajik",
+        "tadzhik",
+        "tadjik",
+        "tojik",
+        "dushanbe",
+        "khujand",
+    ),
+    "kg": (
+        "кыргыз",
+        "киргиз",
+        "қирғиз",
+        "қырғыз",
+        "бишкек",
+        "kyrgyz",
+        "kirgiz",
+        "qirg'iz",
+        "qirgiz",
+        "bishkek",
     ),
 }
 
 
 def mentioned_countries(text: str) -> set[str]:
-    """Countries of stay a question names ('ru', 'kz'), by word beginnings."""
+    """Countries a question names, by word beginnings: countries of stay ('ru', 'kz')
+    and of origin ('uz', 'tj', 'kg', also by nationality: "тажик досум")."""
     found = set()
     for word in tokens(text):
         for country, stems in _COUNTRY_STEMS.items():
             if any(word.startswith(s) for s in stems):
                 found.add(country)
     return found
+
+
+# The country whose citizens a language most likely marks: an Uzbek question about "the
+# migration agency" means Uzbekistan's unless it names another country.
+LANGUAGE_COUNTRY = {"uz": "uz", "tg": "tj", "ky": "kg"}
+
+
+def other_country(entry_country: str, named: set[str], lang: str | None = None) -> bool:
+    """Whether an entry is about another country than the ones the question names.
+
+    Countries of stay: only when the question names exactly one of them ("citizen of
+    Kazakhstan working in Russia" names both and rules nothing out). Countries of origin
+    (an agency of Uzbekistan, a ministry of Tajikistan): when the question names some
+    country but not this one (naming Russia as the destination rules out the origin
+    countries' services, naming Tajikistan keeps Tajikistan's), or, when it names no
+    country of origin, when it is written in another origin country's language. Entries
+    for any country are never off."""
+    if entry_country in STAY_COUNTRIES:
+        stay = named & STAY_COUNTRIES
+        return len(stay) == 1 and entry_country not in stay
+    if entry_country in ORIGIN_COUNTRIES:
+        if named and entry_country not in named:
+            return True
+        implied = LANGUAGE_COUNTRY.get(lang or "")
+        return not (named & ORIGIN_COUNTRIES) and implied is not None and implied != entry_country
+    return False
+
+
+# Letters of Kazakh, Kyrgyz, Tajik and Uzbek Cyrillic that phone keyboards often lack,
+# folded to the Russian letter people type instead ("тиркеу" for "тіркеу").
+_FOLD = str.maketrans(
+    {
+        "і": "и",
+        "ә": "а",
+        "ғ": "г",
+        "қ": "к",
+        "ң": "н",
+        "ө": "о",
+        "ұ": "у",
+        "ү": "у",
+        "һ": "х",
+        "ӣ": "и",
+        "ӯ": "у",
+        "ҳ": "х",
+        "ҷ": "ч",
+        "ў": "у",
+        "'": "",
+    }
+)
+
+
+def fold_letters(word: str) -> str:
+    """A normalised word without the letters and apostrophes people often leave out, for
+    matching words (not for embedding): 'тіркеу' and 'тиркеу', "bo'ladi" and 'boladi'
+    become one."""
+    return word.translate(_FOLD)
 
 
 def query_variants(text: str, detected: Detected) -> list[str]:

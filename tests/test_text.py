@@ -2,8 +2,10 @@ import pytest
 
 from bot.text import (
     detect_language,
+    fold_letters,
     mentioned_countries,
     normalize,
+    other_country,
     query_variants,
     ru_latin_to_cyrillic,
     script_of,
@@ -114,3 +116,61 @@ def test_query_variants_add_the_knowledge_base_script():
 )
 def test_mentioned_countries(text, countries):
     assert mentioned_countries(text) == countries
+
+
+@pytest.mark.parametrize(
+    ("text", "countries"),
+    [
+        ("пули патент дар Маскав моҳе чанд", {"ru"}),  # Tajik for Moscow
+        ("Мәскеуде патент", {"ru"}),  # Kazakh for Moscow
+        ("rabotat v maskve", {"ru"}),
+        ("тажик досум москвада иштейт", {"tj", "ru"}),  # nationality names the origin
+        ("tojikistonda migrantlar uchun markaz", {"tj"}),
+        ("qirg'iz fuqarosi qozog'istonda", {"kg", "kz"}),
+        ("Ўзбекистон фуқароси", {"uz"}),
+    ],
+)
+def test_mentioned_countries_cities_and_countries_of_origin(text, countries):
+    assert mentioned_countries(text) == countries
+
+
+def test_other_country_for_countries_of_stay():
+    assert other_country("kz", {"ru"})
+    assert not other_country("ru", {"ru"})
+    assert not other_country("kz", {"ru", "kz"})  # citizen of one, working in the other
+    assert not other_country("ru", {"tj"})  # a nationality says nothing about the stay
+    assert not other_country("ru", set())
+    assert not other_country("any", {"kz"})
+
+
+def test_other_country_for_countries_of_origin():
+    # naming the destination rules out the services of countries of origin...
+    assert other_country("tj", {"ru"})
+    # ...but not those of the country also named
+    assert not other_country("tj", {"tj", "ru"})
+    assert other_country("uz", {"tj", "ru"})
+    # with no country named, the language of the question stands for the origin
+    assert other_country("tj", set(), lang="uz")
+    assert not other_country("uz", set(), lang="uz")
+    assert not other_country("tj", set(), lang="ru")  # Russian says nothing about origin
+    assert not other_country("kg", {"kg"}, lang="uz")  # a named country beats the language
+
+
+@pytest.mark.parametrize(
+    ("typed", "proper"),
+    [
+        ("тиркеу", "тіркеу"),  # Kazakh without і
+        ("казакстан", "қазақстан"),
+        ("моонот", "мөөнөт"),  # Kyrgyz without ө
+        ("хуччат", "ҳуҷҷат"),  # Tajik without ҳ ҷ
+        ("руйхат", "рўйхат"),  # Uzbek Cyrillic without ў
+        ("boladi", "bo'ladi"),  # Uzbek Latin without the apostrophe
+    ],
+)
+def test_fold_letters_joins_what_people_type_with_the_proper_spelling(typed, proper):
+    assert fold_letters(typed) == fold_letters(proper)
+
+
+def test_fold_letters_keeps_distinct_russian_words_apart():
+    assert fold_letters("патент") == "патент"
+    assert fold_letters("срок") != fold_letters("сок")
