@@ -11,7 +11,6 @@ Nothing here knows about Telegram; the CLI, the bot and the tests drive this mod
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -22,11 +21,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.embed import Embedder, make_embedder
-from bot.index import IndexProblem, IndexVersion, current_version_name, load_index
+from bot.index import (
+    IndexNotFound,
+    IndexProblem,
+    IndexVersion,
+    current_version_name,
+    list_versions,
+    load_index,
+)
 from bot.kb import Entry, KnowledgeBase
 from bot.lexical import LexicalIndex
 from bot.settings import LANGUAGES, Settings
-from bot.text import Detected, detect_language, mentioned_countries, normalize, query_variants
+from bot.text import (
+    Detected,
+    detect_language,
+    mentioned_countries,
+    normalize,
+    other_country,
+    query_variants,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +96,13 @@ class Ranker:
         for r in rows:
             if r.kind != "answer":
                 docs.setdefault(r.entry_id, []).append(r.text)
-        self.lexical = LexicalIndex(docs)
+        # answers are not matched word by word, but their words are not foreign to the base
+        self.lexical = LexicalIndex(docs, known=[r.text for r in rows if r.kind == "answer"])
 
     def rank(self, variants: list[str]) -> list[Candidate]:
         """Entries by score: the best-matching row of each entry (cosine), plus the
         lexical coverage term, minus a penalty for entries about another country than
-        the one the question names (when it names exactly one)."""
+        the ones the question names (`bot.text.other_country`)."""
         return self.rank_many([variants])[0]
 
     def rank_many(self, questions: list[list[str]]) -> list[list[Candidate]]:
@@ -116,11 +130,11 @@ class Ranker:
                     dense[entry_id] = float(sim)
         coverage = self.lexical.coverage(variants) if self.lexical_weight else {}
         named = mentioned_countries(variants[0]) if self.country_penalty else set()
-        off = named if len(named) == 1 else set()
+        lang = detect_language(variants[0]).lang if self.country_penalty else None
 
         def score(entry_id: str, sim: float) -> float:
             s = sim + self.lexical_weight * coverage.get(entry_id, 0.0)
-            if off and self.country[entry_id] not in off | {"any"}:
+            if self.country_penalty and other_country(self.country[entry_id], named, lang):
                 s -= self.country_penalty
             return s
 
@@ -158,7 +172,8 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
         self._lock = threading.Lock()
-        self._ranker = self._load(None)
+        self._refused: str | None = None  # a CURRENT that failed to load: not retried
+        self._ranker = self._load_at_start()
         self._last_check = time.monotonic()
         self._executor: ThreadPoolExecutor | None = None
         self._cache = ResultCache(settings.answer_cache_size)
@@ -172,6 +187,35 @@ class Assistant:
         ranker.rank(["warm up"])  # fail here, not on a user's question
         log.info("serving index version %s (%s entries)", version.name, len(version.kb))
         return ranker
+
+    def _load_at_start(self) -> Ranker:
+        """The version CURRENT names; if it is refused (damaged, another model), the
+        newest older version that loads, with a log line saying why, so that a broken
+        build on disk never takes the service down. `IndexNotFound` (nothing built yet)
+        and a refusal with no older version to fall back to still raise."""
+        name = current_version_name(self.settings.index_dir)
+        try:
+            return self._load(name)
+        except IndexNotFound:
+            raise
+        except IndexProblem as problem:
+            for older in reversed(list_versions(self.settings.index_dir)):
+                if older == name:
+                    continue
+                try:
+                    ranker = self._load(older)
+                except IndexProblem:
+                    continue
+                log.error(
+                    "index version %s refused (%s); serving the older version %s until a "
+                    "new version is built (`migrant-bot reindex`) or chosen (`index use`)",
+                    name,
+                    problem,
+                    older,
+                )
+                self._refused = name
+                return ranker
+            raise
 
     @property
     def version(self) -> IndexVersion:
@@ -202,10 +246,13 @@ class Assistant:
         if now - self._last_check < self.settings.index_check_interval:
             return
         self._last_check = now
-        if current_version_name(self.settings.index_dir) != self._ranker.version.name:
-            # a refused version is logged in reload(); the previous one keeps serving
-            with contextlib.suppress(IndexProblem):
+        name = current_version_name(self.settings.index_dir)
+        if name not in (self._ranker.version.name, self._refused):
+            # a refused version is logged in reload() once; the previous one keeps serving
+            try:
                 self.reload()
+            except IndexProblem:
+                self._refused = name
 
     # ------------------------------------------------------------ questions
 
