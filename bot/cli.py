@@ -59,7 +59,7 @@ def _assistant(settings: Settings, build_if_missing: bool = False):
     except IndexNotFound:
         if not build_if_missing:
             raise
-        print("No search index yet: building it now (one time, about a minute).", file=sys.stderr)
+        print("No search index yet: building it now (one time, a few minutes).", file=sys.stderr)
         _reindex(settings, quiet=False)
         return Assistant(settings)
 
