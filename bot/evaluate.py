@@ -269,8 +269,10 @@ COUNTRY_PENALTIES = (0.0, 0.05, 0.1, 0.15)
 
 # The service's floor, whatever the utility says: at most 5% of in-scope questions
 # answered wrongly, and at least 85% of out-of-scope questions abstained on (offering
-# topics to someone who asked about the weather is not a refusal). The fit maximises the
-# utility among the thresholds that meet both; when none does, over all thresholds.
+# topics to someone who asked about the weather is not a refusal), in every language:
+# a fit that is safe on average can still answer Kazakh questions about tourist visas.
+# The fit maximises the utility among the thresholds that meet both in every language;
+# when none does, among those that meet them over all questions; else over all.
 MAX_WRONG_ANSWER_RATE = 0.05
 MIN_OOS_ABSTAIN_RATE = 0.85
 
@@ -278,7 +280,8 @@ MIN_OOS_ABSTAIN_RATE = 0.85
 def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, float]:
     """Grid-search the decision thresholds that maximise the utility above on the
     rankings already computed (the ranking does not depend on the thresholds), among
-    those that keep the floor above (`MAX_WRONG_ANSWER_RATE`, `MIN_OOS_ABSTAIN_RATE`).
+    those that keep the floor above (`MAX_WRONG_ANSWER_RATE`, `MIN_OOS_ABSTAIN_RATE`) in
+    every language, else over all questions.
 
     Vectorised over questions: for each window the clarify outcome of every question
     is fixed, so one (answer, margin, clarify) point costs a few array operations."""
@@ -301,8 +304,13 @@ def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, fl
     grid = np.round(np.arange(lo, float(top.max()) + 0.01, 0.005), 3) if n else np.array([1.0])
     n_in, n_oos = max(1, int((~oos).sum())), int(oos.sum())
     wrong_if_answered = ~oos & ~right
+    langs = np.array([o.lang for o in outcomes])
+    groups = [langs == lang for lang in sorted(set(langs.tolist()))]
+    max_wrong = [MAX_WRONG_ANSWER_RATE * int((~oos & g).sum()) for g in groups]
+    min_refused = [MIN_OOS_ABSTAIN_RATE * int((oos & g).sum()) for g in groups]
     best: tuple[float, dict] = (float("-inf"), {})
-    best_ok: tuple[float, dict] = (float("-inf"), {})
+    best_ok: tuple[float, dict] = (float("-inf"), {})  # the floor over all questions
+    best_lang: tuple[float, dict] = (float("-inf"), {})  # ... and in every language
     for window in (0.01, 0.02, 0.03, 0.05):
         probe = settings.model_copy(
             update={"clarify_window": window, "answer_threshold": 9.0, "clarify_threshold": -9.0}
@@ -318,13 +326,17 @@ def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, fl
         for answer_t in grid:
             for margin in (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04):
                 answer = (top >= answer_t) & (top - second >= margin)
-                wrong_ok = (answer & wrong_if_answered).sum() <= MAX_WRONG_ANSWER_RATE * n_in
+                wrong = answer & wrong_if_answered
+                wrong_ok = wrong.sum() <= MAX_WRONG_ANSWER_RATE * n_in
+                wrong_ok_lang = wrong_ok and all(
+                    wrong[g].sum() <= m for g, m in zip(groups, max_wrong, strict=True)
+                )
                 for clarify_t in grid[grid <= answer_t]:
                     clarify = ~answer & (top >= clarify_t) & has_two
                     total = float(
                         np.where(answer, u_answer, np.where(clarify, u_clarify, u_abstain)).sum()
                     )
-                    if total <= best_ok[0]:
+                    if total <= best_lang[0]:  # best_ok >= best_lang: nothing to gain
                         continue
                     point = {
                         "answer_threshold": float(answer_t),
@@ -334,10 +346,20 @@ def calibrate(outcomes: Sequence[Outcome], settings: Settings) -> tuple[dict, fl
                     }
                     if total > best[0]:
                         best = (total, point)
-                    abstained = int((oos & ~answer & ~clarify).sum())
-                    if wrong_ok and abstained >= MIN_OOS_ABSTAIN_RATE * n_oos:
+                    refused = oos & ~answer & ~clarify
+                    if not wrong_ok or refused.sum() < MIN_OOS_ABSTAIN_RATE * n_oos:
+                        continue
+                    if total > best_ok[0]:
                         best_ok = (total, point)
-    chosen = best_ok if best_ok[1] else best
+                    if (
+                        wrong_ok_lang
+                        and total > best_lang[0]
+                        and all(
+                            refused[g].sum() >= m for g, m in zip(groups, min_refused, strict=True)
+                        )
+                    ):
+                        best_lang = (total, point)
+    chosen = best_lang if best_lang[1] else best_ok if best_ok[1] else best
     return chosen[1], chosen[0] / max(1, n)
 
 

@@ -19,6 +19,16 @@ QUESTIONS = [
     ("hozyain ne hochet delat registraciyu", None),
     ("how can i pay patent money", "tg"),
     ("what is the weather in paris", None),
+    (
+        "Салом. Ман аз Хуҷанд ҳастам, дар Маскав кор мекунам. Дирӯз ба Алмаато омадам ва "
+        "дар хонаи ҷиянам зиндагӣ мекунам. Дар Қазоқистон бе виза чанд рӯз мондан мумкин аст?",
+        None,
+    ),
+    (
+        "Здравствуйте! Я из Самарканда, работаю в Подмосковье на складе.\n"
+        "Зарплату задержали. Подскажите, как оплатить патент за следующий месяц?",
+        "en",
+    ),
     ("", None),
     ("🙂🙂🙂", None),
 ]
@@ -47,6 +57,21 @@ def test_batch_ranks_like_one_at_a_time(fresh):
     one_by_one = [_summary(single.ask(text, lang=lang)) for text, lang in QUESTIONS]
     together = batched.ask_many([Question(text, lang) for text, lang in QUESTIONS])
     assert [_summary(r) for r in together] == one_by_one
+
+
+def test_long_messages_and_their_clauses_go_to_the_model_in_one_call(fresh, embedder, monkeypatch):
+    assistant = fresh(answer_cache_size=0)
+    calls = []
+    original = embedder.embed_queries
+    monkeypatch.setattr(
+        embedder, "embed_queries", lambda texts: calls.append(texts) or original(texts)
+    )
+    results = assistant.ask_many([Question(text, lang) for text, lang in QUESTIONS])
+    assert len(calls) == 1
+    # each long message is embedded whole and clause by clause
+    assert "я из самарканда, работаю в подмосковье на складе" in calls[0]
+    assert "дар қазоқистон бе виза чанд рӯз мондан мумкин аст" in calls[0]
+    assert results[9].ranking[0].entry_id == "patent-payment"  # the long Russian one
 
 
 def test_repeated_question_comes_from_the_cache(fresh, embedder, monkeypatch):

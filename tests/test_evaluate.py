@@ -65,3 +65,24 @@ def test_the_floor_is_kept_down_to_never_answering():
     thresholds, _ = calibrate(outcomes, settings)
     decided = redecide(outcomes, settings.model_copy(update=thresholds))
     assert all(o.decision == "abstain" for o in decided if not o.question.expected)
+
+
+def test_the_floor_holds_in_every_language_not_only_on_average():
+    # Russian: clear answers and 20 out-of-scope questions far below them. Kazakh: 20
+    # in-scope questions and 2 out-of-scope ones all at the same middling score.
+    # Answering the Kazakh ones earns 20 - 2 x 6 = +8 and leaves 20 of 22 out-of-scope
+    # questions refused overall (91%), but refuses none of the Kazakh ones.
+    def in_lang(o: Outcome, lang: str) -> Outcome:
+        q = Question(o.question.text, o.question.expected, lang, o.question.line)
+        return Outcome(q, lang, o.decision, o.answered, o.ranking, o.scores, 0)
+
+    ru = clear_right(0, 10) + [outcome(100 + i, (), [("a", 0.5), ("b", 0.3)]) for i in range(20)]
+    kk = [outcome(200 + i, ("a",), [("a", 1.0), ("b", 0.7)]) for i in range(20)]
+    kk += [outcome(300 + i, (), [("a", 1.0), ("b", 0.7)]) for i in range(2)]
+    outcomes = ru + [in_lang(o, "kk") for o in kk]
+    settings = Settings()
+    thresholds, _ = calibrate(outcomes, settings)
+    decided = redecide(outcomes, settings.model_copy(update=thresholds))
+    kazakh = score_group([o for o in decided if o.lang == "kk"])
+    assert kazakh["oos_abstain_rate"] >= evaluate.MIN_OOS_ABSTAIN_RATE
+    assert score_group([o for o in decided if o.lang == "ru"])["answered_correct"] == 1.0

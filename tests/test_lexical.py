@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.lexical import UNKNOWN_WEIGHT, LexicalIndex, stems
+from bot.lexical import COVERAGE_CAP, UNKNOWN_WEIGHT, LexicalIndex, stems
 
 DOCS = {
     "kz-registration": ["қазақстанда тіркеу қанша күн ішінде", "шетелдікті тіркеу мерзімі"],
@@ -44,3 +44,18 @@ def test_bm25_baseline_uses_plain_words():
     scores = index.bm25("патент")
     assert max(scores, key=scores.get) == "ru-patent"
     assert index.bm25("тиркеу")["kz-registration"] == 0  # no folding in the baseline
+
+
+def test_a_story_around_the_question_does_not_dilute_coverage_beyond_the_cap(monkeypatch):
+    index = LexicalIndex(DOCS)
+    question = "тіркеу мерзімі қанша"
+    story = "сәлем мен алматыда ағамның үйінде тұрамын жұмыс іздеп жүрмін " + question
+    assert index.coverage([question])["kz-registration"] == pytest.approx(1.0)
+    long = index.coverage([story])
+    hit = sum(index.idf[t] for t in set(stems(question)))
+    # eight words no entry has weigh far more than the cap: the share is of the cap
+    assert long["kz-registration"] == pytest.approx(hit / (COVERAGE_CAP * index.max_idf))
+    assert max(long, key=long.get) == "kz-registration"
+    monkeypatch.setattr("bot.lexical.COVERAGE_CAP", 1000.0)  # no cap: the story dilutes
+    diluted = index.coverage([story])["kz-registration"]
+    assert diluted < long["kz-registration"] / 3

@@ -184,3 +184,33 @@ def test_entries_about_another_country_are_penalised(make_settings, embedder, bu
     assert [(c.entry_id, round(c.score, 5)) for c in a] == [
         (c.entry_id, round(c.score, 5)) for c in b
     ]
+
+
+LONG_STORY = (
+    "Здравствуйте. Я из Самарканда, уже второй год работаю в Подмосковье на складе. "
+    "Зарплату в этом месяце задержали, живу у земляков. "
+    "Подскажите, как оплатить патент за следующий месяц?"
+)
+
+
+def test_a_clause_that_matches_better_lifts_its_entry_part_of_the_way(
+    make_settings, embedder, built
+):
+    from bot.search import CLAUSE_WEIGHT
+    from bot.text import clause_variants, query_variants
+
+    plain = make_settings(lexical_weight=0.0, country_penalty=0.0)
+    assistant = Assistant(plain, embedder)
+    ranker = assistant._ranker
+    detected = assistant.ask(LONG_STORY).detected
+    whole, parts = query_variants(LONG_STORY, detected), clause_variants(LONG_STORY, detected)
+    assert len(parts) == 3
+    alone = {c.entry_id: c.score for c in ranker.rank(whole)}
+    best_clause = {c.entry_id: c.score for c in ranker.rank(parts)}
+    both = {c.entry_id: c.score for c in ranker.rank(whole, parts)}
+    # the question clause matches the patent entry better than the whole story does
+    assert best_clause["patent-payment"] > alone["patent-payment"]
+    for entry_id, score in both.items():
+        gain = max(0.0, best_clause[entry_id] - alone[entry_id])
+        assert score == pytest.approx(alone[entry_id] + CLAUSE_WEIGHT * gain)
+    assert assistant.ask(LONG_STORY).ranking[0].entry_id == "patent-payment"

@@ -1,6 +1,8 @@
 import pytest
 
 from bot.text import (
+    clause_variants,
+    clauses,
     detect_language,
     fold_letters,
     mentioned_countries,
@@ -174,3 +176,41 @@ def test_fold_letters_joins_what_people_type_with_the_proper_spelling(typed, pro
 def test_fold_letters_keeps_distinct_russian_words_apart():
     assert fold_letters("патент") == "патент"
     assert fold_letters("срок") != fold_letters("сок")
+
+
+LONG_RU = (
+    "Здравствуйте! Я из Таджикистана, приехал в Москву в марте.\n"
+    "Работаю на стройке у знакомого; денег пока мало. Спасибо!\n"
+    "Скажите пожалуйста, за сколько дней нужна регистрация?"
+)
+
+
+def test_long_message_splits_into_clauses_of_three_words_or_more():
+    # split on "!", ".", ";", "?" and line breaks; "Здравствуйте", "Спасибо" are dropped
+    assert clauses(LONG_RU) == [
+        "я из таджикистана, приехал в москву в марте",
+        "работаю на стройке у знакомого",
+        "денег пока мало",
+        "скажите пожалуйста, за сколько дней нужна регистрация",
+    ]
+    assert "денег мало" not in clauses(LONG_RU.replace("денег пока мало", "денег мало"))
+
+
+def test_short_message_has_no_clauses_and_numbers_do_not_split():
+    assert clauses("Сколько стоит патент? Где платить?") == []
+    long = "патент стоит 2.5 тысячи в месяц или больше в москве и области скажите точно сколько"
+    assert clauses(long) == [long]  # one clause: the decimal point is not a sentence end
+    assert clause_variants(long, detect_language(long)) == []  # nothing beyond the whole
+
+
+def test_clause_variants_come_in_the_knowledge_base_script_and_not_the_whole():
+    text = (
+        "Ассалому алайкум, мен Самарқанддан келдим. Ҳозир Москвада қурилишда ишлаяпман. "
+        "Патент пулини қандай тўлайман?"
+    )
+    detected = detect_language(text)
+    parts = clause_variants(text, detected)
+    assert "ҳозир москвада қурилишда ишлаяпман" in parts
+    assert "patent pulini qanday to'layman" in parts  # also searched in Latin
+    assert not set(parts) & set(query_variants(text, detected))
+    assert query_variants(text, detected)[0].startswith("ассалому алайкум")
