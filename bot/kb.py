@@ -209,6 +209,19 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
+def read_document(file: Path, problems: list[Problem]) -> _Located | None:
+    """A YAML file with line numbers, or None with the reason added to `problems`."""
+    path = str(file)
+    try:
+        raw = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(
+            Problem(path, 1, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")
+        )
+        return None
+    return _parse(raw, path, problems)
+
+
 def _parse(text: str, path: str, problems: list[Problem]) -> _Located | None:
     try:
         loader = _Loader(text)
@@ -560,14 +573,7 @@ def check_kb(
     related_refs: list[tuple[Entry, _Located]] = []
     for file in files:
         path = str(file)
-        try:
-            raw = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(
-                Problem(path, 1, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")
-            )
-            continue
-        doc = _parse(raw, path, problems)
+        doc = read_document(file, problems)
         if doc is None:
             continue
         checker = _EntryChecker(doc, path, languages, today)

@@ -16,7 +16,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.kb import ID_PATTERN, STATUSES, Problem, Source, _as_date, _Located, _parse, _text
+from bot.kb import (
+    ID_PATTERN,
+    STATUSES,
+    Problem,
+    Source,
+    _as_date,
+    _Located,
+    _text,
+    read_document,
+)
 
 RULE_KINDS = ("registration", "stay", "patent", "calendar")
 RULE_COUNTRIES = ("ru", "kz")
@@ -575,14 +584,7 @@ def check_rules(rules_dir: Path, today: dt.date | None = None) -> tuple[RuleSet,
     seen_ids: dict[str, tuple[str, int]] = {}
     for file in rule_files(rules_dir):
         path = str(file)
-        try:
-            raw = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(
-                Problem(path, 1, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")
-            )
-            continue
-        doc = _parse(raw, path, problems)
+        doc = read_document(file, problems)
         if doc is None:
             continue
         checker = _FileChecker(doc, path, today)
