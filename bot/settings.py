@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     lexical_weight: float = 0.1
     country_penalty: float = 0.1
     answer_threshold: float = 0.97
-    answer_margin: float = 0.03
+    answer_margin: float = 0.015
     clarify_threshold: float = 0.97
     clarify_window: float = 0.03
 
