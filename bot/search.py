@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 TOP_K_ROWS = 64
 MAX_CANDIDATES = 4
 MAX_QUESTION_CHARS = 1000
+# Threads that rank questions; the default embedder has one engine per core (two).
+RETRIEVAL_THREADS = 2
 # How far a clause of a long message that matches an entry better than the whole message
 # lifts the entry towards the clause's similarity. Not all the way: a clause alone loses
 # the context ("I am from Kyrgyzstan", "in Almaty") that tells similar entries apart, and
@@ -374,7 +376,9 @@ class Assistant:
         """`ask` off the event loop. Questions that arrive together (many chats at once)
         are gathered for a few milliseconds and ranked in one batch by `MicroBatcher`."""
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieval")
+            self._executor = ThreadPoolExecutor(
+                max_workers=RETRIEVAL_THREADS, thread_name_prefix="retrieval"
+            )
         loop = asyncio.get_running_loop()
         if self._batcher is None or self._batcher.loop is not loop:
             self._batcher = MicroBatcher(
@@ -418,10 +422,10 @@ class MicroBatcher:
     """Gathers questions that arrive within `max_wait` seconds of each other (up to
     `max_size`) and answers them with one `Assistant.ask_many` call in the thread pool.
 
-    One question alone waits at most `max_wait` extra. While a batch is being ranked,
-    new questions gather and go as the next batch the moment it finishes (or when
-    `max_size` is reached), so under load the model works on batches, which is where
-    its throughput is (see bench/), and a burst queues instead of oversubscribing the CPU.
+    One question alone waits at most `max_wait` extra. While `parallel` batches are being
+    ranked (one per retrieval thread, each on its own model engine), new questions
+    gather and go as the next batch the moment one finishes (or when `max_size` is
+    reached), so a burst queues instead of oversubscribing the CPU.
     """
 
     def __init__(
@@ -440,13 +444,14 @@ class MicroBatcher:
         self._pending: list[tuple[Question, asyncio.Future]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._running = 0
+        self.parallel = RETRIEVAL_THREADS  # batches in flight at once, one per thread
 
     def submit(self, question: Question) -> asyncio.Future:
         future = self.loop.create_future()
         self._pending.append((question, future))
         if len(self._pending) >= self.max_size:
             self._flush()
-        elif self._timer is None and not self._running:
+        elif self._timer is None and self._running < self.parallel:
             self._timer = self.loop.call_later(self.max_wait, self._flush)
         return future
 
@@ -472,7 +477,7 @@ class MicroBatcher:
             return
         finally:
             self._running -= 1
-            if self._pending and not self._running:
+            if self._pending and self._running < self.parallel:
                 self._flush()
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
