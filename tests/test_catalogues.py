@@ -13,7 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.settings import LANGUAGES
+from bot.domain import LANGUAGES
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"

@@ -19,8 +19,10 @@ import abc
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.errors import MigrantBotError
 
-class StorageError(Exception):
+
+class StorageError(MigrantBotError):
     """The database cannot be reached or refused an operation; the message says which
     database and what to check."""
 

@@ -21,11 +21,14 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
+from bot.deadlines.reminders import ReminderScheduler
+from bot.domain import FALLBACK_LANGUAGE, LANGUAGES
+from bot.errors import ConfigError
 from bot.i18n import LOCALES_DIR
 from bot.privacy import salt_from
-from bot.reminders import ReminderScheduler
-from bot.search import Assistant
-from bot.settings import FALLBACK_LANGUAGE, LANGUAGES, Settings
+from bot.retrieval.assistant import Assistant
+from bot.service import open_assistant
+from bot.settings import Settings
 from bot.storage import Storage, StorageError, StorageUnavailable
 from bot.telegram import deadlines, forget, other, questions, staff, start, topics
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
@@ -39,7 +42,7 @@ PURGE_EVERY = 6 * 3600  # seconds between purges of expired feedback and gaps
 COMMANDS = ("start", "topics", "deadlines", "language", "help", "privacy", "forget")
 
 
-class BotConfigError(ValueError):
+class BotConfigError(ConfigError):
     """The bot cannot start with this configuration; the message says what to set."""
 
 
@@ -191,8 +194,6 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings, assistant
 def run_bot(settings: Settings) -> int:
     """`migrant-bot run` with a token: load the index (building it the first time), open
     storage, serve. Returns the process exit code."""
-    from bot.cli import _assistant
-
     if settings.bot_mode == "webhook":
         from bot.telegram.webhook import WebhookConfigError, webhook_secret, webhook_target
 
@@ -207,7 +208,7 @@ def run_bot(settings: Settings) -> int:
     except BotConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    assistant = _assistant(settings, build_if_missing=True)
+    assistant = open_assistant(settings, build_if_missing=True)
 
     async def main() -> None:
         from bot.storage.factory import open_storage

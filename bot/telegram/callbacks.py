@@ -12,7 +12,7 @@ import re
 
 from aiogram.filters.callback_data import CallbackData
 
-from bot.settings import LANGUAGES
+from bot.domain import LANGUAGES
 
 ENTRY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 COUNTRIES = ("ru", "kz", "any")

@@ -13,9 +13,10 @@ from aiogram.filters import BaseFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import InlineKeyboardMarkup, Message
 
-from bot.kb import Entry
+from bot.errors import MigrantBotError
+from bot.knowledge.entries import Entry
 from bot.privacy import anonymise
-from bot.render import render_answer
+from bot.retrieval.render import render_answer
 from bot.storage import StorageError
 from bot.telegram import keyboards
 from bot.telegram.text import split_html
@@ -26,7 +27,7 @@ T = TypeVar("T")
 KEPT_QUESTIONS = 5  # answers per user whose (anonymised) question a 👎 can still report
 
 
-class StorageDown(Exception):
+class StorageDown(MigrantBotError):
     """Raised by `stored` when the database failed; handlers turn it into a polite note."""
 
 

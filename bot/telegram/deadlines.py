@@ -31,10 +31,11 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import calc
-from bot.dates import DateInputError, parse_user_date
+from bot.deadlines import calculators as calc
+from bot.deadlines.dates import DateInputError, parse_user_date
+from bot.deadlines.rulebook import InvalidRules, load_rules_cached, rules_dir_for
+from bot.deadlines.rules import RuleSet
 from bot.i18n import format_day
-from bot.rules import InvalidRules, RuleSet, load_rules_cached, rules_dir_for
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.telegram.common import StorageDown, stored

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from bot.errors import ConfigError
 from bot.privacy import salt_from
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ DEFAULT_TTL = 24 * 3600
 WARN_EVERY = 60.0
 
 
-class RedisUnreachable(RuntimeError):
+class RedisUnreachable(ConfigError):
     """REDIS_URL is set but Redis does not answer; the message says what to change."""
 
 

@@ -7,9 +7,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.domain import LANGUAGES
 from bot.i18n import language_name
-from bot.kb import Entry, KnowledgeBase
-from bot.settings import LANGUAGES
+from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.telegram.callbacks import EntryCb, ForgetCb, LangCb, PrivacyCb, TopicsCb, VoteCb
 
 TOPICS_PER_PAGE = 6

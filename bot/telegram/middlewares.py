@@ -15,8 +15,8 @@ from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
 
+from bot.domain import FALLBACK_LANGUAGE, LANGUAGES
 from bot.privacy import user_key
-from bot.settings import FALLBACK_LANGUAGE, LANGUAGES
 from bot.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)

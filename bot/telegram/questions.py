@@ -16,8 +16,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.privacy import anonymise
-from bot.render import render_abstain, render_clarify
-from bot.search import Assistant
+from bot.retrieval.assistant import Assistant
+from bot.retrieval.render import render_abstain, render_clarify
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.telegram import keyboards

@@ -29,7 +29,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.reminders import DeliveryFailed, RecipientBlocked, RetryLater
+from bot.deadlines.reminders import DeliveryFailed, RecipientBlocked, RetryLater
 
 CALLBACK_PREFIX = "rem:off:"
 

@@ -16,8 +16,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import format_day
-from bot.index import IndexProblem
-from bot.search import Assistant
+from bot.retrieval.assistant import Assistant
+from bot.retrieval.index import IndexProblem
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.telegram.common import StorageDown, send_html, stored

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.search import Assistant
+from bot.retrieval.assistant import Assistant
 from bot.telegram import keyboards
 from bot.telegram.callbacks import TopicsCb, valid_topics
 

@@ -11,13 +11,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from bot.search import Assistant
+from bot.errors import ConfigError
+from bot.retrieval.assistant import Assistant
 from bot.settings import Settings
 
 HEALTH_PATH = "/healthz"
 
 
-class WebhookConfigError(ValueError):
+class WebhookConfigError(ConfigError):
     """Webhook mode is missing a setting; the message names it."""
 
 

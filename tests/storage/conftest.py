@@ -4,7 +4,8 @@ tests/storage_backends.py for the private schemas and MIGRANT_BOT_SKIP_PG)."""
 from __future__ import annotations
 
 import pytest
-from storage_backends import make_backend
+
+from tests.support.storage_backends import make_backend
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

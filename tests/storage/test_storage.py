@@ -11,7 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 import aiosqlite
 import asyncpg
 import pytest
-from storage_backends import PG_DSN, Clock, PgSchema, SQLiteBackend
 
 from bot.settings import Settings
 from bot.storage import Gap, Reminder, StorageError, StorageUnavailable
@@ -19,6 +18,7 @@ from bot.storage.factory import open_storage
 from bot.storage.migrations import LATEST, MIGRATIONS, Migration, apply_postgres, apply_sqlite
 from bot.storage.postgres import PostgresStorage
 from bot.storage.sqlite import SQLiteStorage
+from tests.support.storage_backends import PG_DSN, Clock, PgSchema, SQLiteBackend
 
 NOW = dt.datetime(2026, 3, 10, 12, 30, tzinfo=dt.UTC)
 TODAY = NOW.date()

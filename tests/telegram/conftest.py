@@ -1,5 +1,5 @@
 """The real bot, end to end: the aiogram Dispatcher in polling mode, talking HTTP to the
-local Bot API stand-in (bot/telegram/standin.py) through TELEGRAM_API_URL, answering
+local Bot API stand-in (tests/support/standin.py) through TELEGRAM_API_URL, answering
 from the fixture knowledge base (real model, real FAISS) and storing in a real SQLite
 file in the test's DATA_DIR."""
 
@@ -12,20 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tg_constants import CONTACT, SALT, STAFF_ID, WEBHOOK_SECRET
-from tg_constants import FIXTURE_KB as FIXTURE_KB  # noqa: F401  (see below)
 
 from bot.privacy import user_key
-from bot.search import Assistant
+from bot.retrieval.assistant import Assistant
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.storage.factory import open_storage
 from bot.telegram import build_dispatcher, create_bot
-from bot.telegram.standin import BotAPIStandIn, Call
-
-# FIXTURE_KB is re-exported because pytest (rootdir imports, no __init__.py) registers
-# this file as the module `conftest`, shadowing tests/conftest.py for test modules that
-# do `from conftest import FIXTURE_KB`.
+from tests.support.standin import BotAPIStandIn, Call
+from tests.telegram.tg_constants import CONTACT, SALT, STAFF_ID, WEBHOOK_SECRET
 
 
 @dataclass

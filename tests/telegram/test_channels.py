@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tg_constants import WEBHOOK_SECRET
 
-from bot.telegram.standin import BOT_USER
 from bot.telegram.webhook import HEALTH_PATH, make_app, start_server
+from tests.support.standin import BOT_USER
+from tests.telegram.tg_constants import WEBHOOK_SECRET
 
 GROUP = {"id": -1001, "type": "supergroup", "title": "Migrants chat"}
 

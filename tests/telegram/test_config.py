@@ -12,13 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tg_constants import WEBHOOK_SECRET
 
-from bot.settings import LANGUAGES, Settings
+from bot.domain import LANGUAGES
+from bot.settings import Settings
 from bot.telegram import run_bot
 from bot.telegram.app import serve
-from bot.telegram.standin import BotAPIStandIn
 from bot.telegram.webhook import HEALTH_PATH, WebhookConfigError, webhook_secret, webhook_target
+from tests.support.standin import BotAPIStandIn
+from tests.telegram.tg_constants import WEBHOOK_SECRET
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -69,7 +70,7 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serving(settings, embedder):
-    from bot.search import Assistant
+    from bot.retrieval.assistant import Assistant
     from bot.storage.factory import open_storage
 
     assistant = Assistant(settings, embedder=embedder)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import gettext_for
-from bot.index import current_version_name
-from bot.kb import InvalidKnowledgeBase
+from bot.knowledge.validation import InvalidKnowledgeBase
+from bot.retrieval.index import current_version_name
 from bot.telegram.deadlines import DeadlineCb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ async def test_database_down_reminders_unavailable_calculator_still_works(rules)
 
 
 async def test_invalid_knowledge_edit_is_refused_and_the_bot_keeps_answering(tg):
-    from bot.index import build_index
+    from bot.retrieval.index import build_index
 
     serving = tg.assistant.version.name
     broken = tg.settings.kb_dir / "patent-payment.yaml"

@@ -7,13 +7,14 @@ import shutil
 import sqlite3
 
 import pytest
-from tg_constants import FIXTURE_KB, STAFF_ID
 
 from bot.i18n import gettext_for
-from bot.index import POINTER, current_version_name
-from bot.kb import load_kb
+from bot.knowledge.validation import load_kb
+from bot.retrieval.index import POINTER, current_version_name
 from bot.telegram import keyboards
 from bot.telegram.callbacks import EntryCb, TopicsCb, VoteCb
+from tests.support.paths import FIXTURE_KB
+from tests.telegram.tg_constants import STAFF_ID
 
 KB = load_kb(FIXTURE_KB)
 SINCE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

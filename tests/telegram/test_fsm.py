@@ -27,7 +27,7 @@ from bot.telegram.fsm import (
     make_fsm_storage,
     redact_url,
 )
-from bot.telegram.standin import BotAPIStandIn
+from tests.support.standin import BotAPIStandIn
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 DOWN_URL = "redis://127.0.0.1:1/0"

@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tg_constants import STAFF_ID
 
-from bot.telegram.standin import check_html
+from tests.support.standin import check_html
+from tests.telegram.tg_constants import STAFF_ID
 
 USER = 4100
 TRACEBACK_MARKERS = ("Traceback", 'File "', "Error:", "Exception")

@@ -7,11 +7,12 @@ import datetime as dt
 import sqlite3
 
 import pytest
-from tg_constants import CONTACT, FIXTURE_KB, STAFF_ID
 
 from bot.i18n import format_day, gettext_for
-from bot.kb import load_kb
+from bot.knowledge.validation import load_kb
 from bot.telegram.callbacks import EntryCb, VoteCb
+from tests.support.paths import FIXTURE_KB
+from tests.telegram.tg_constants import CONTACT, STAFF_ID
 
 KB = load_kb(FIXTURE_KB)
 

@@ -27,7 +27,7 @@ from aiogram.exceptions import (
 from aiohttp import web
 
 from bot.telegram.retry import RetryMiddleware
-from bot.telegram.standin import BotAPIStandIn
+from tests.support.standin import BotAPIStandIn
 
 CHAT = 777001
 

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from storage_backends import PgSchema
-from tg_constants import WEBHOOK_SECRET
 
 from bot.i18n import gettext_for
 from bot.privacy import user_key
 from bot.storage.postgres import PostgresStorage
 from bot.telegram.callbacks import LangCb
 from bot.telegram.deadlines import DeadlineCb
-from bot.telegram.standin import BotAPIStandIn
+from tests.support.standin import BotAPIStandIn
+from tests.support.storage_backends import PgSchema
+from tests.telegram.tg_constants import WEBHOOK_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"

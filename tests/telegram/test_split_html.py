@@ -7,8 +7,8 @@ import html
 
 import pytest
 
-from bot.telegram.standin import check_html
 from bot.telegram.text import split_html
+from tests.support.standin import check_html
 
 
 def long_answer(paragraphs: int = 30) -> str:

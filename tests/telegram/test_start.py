@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.domain import LANGUAGES
 from bot.i18n import gettext_for
-from bot.settings import LANGUAGES
 from bot.telegram.callbacks import LangCb
 
 

@@ -20,7 +20,6 @@ from aiogram.utils.i18n import ConstI18nMiddleware, I18n
 from babel.messages.pofile import read_po
 from redis.asyncio import Redis
 
-from bot.telegram.standin import BotAPIStandIn
 from bot.telegram.throttle import (
     MemoryThrottleBackend,
     RedisThrottleBackend,
@@ -29,6 +28,7 @@ from bot.telegram.throttle import (
     make_throttle_backend,
     redis_client,
 )
+from tests.support.standin import BotAPIStandIn
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LOCALES = Path(__file__).resolve().parents[2] / "locales"

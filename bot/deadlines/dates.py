@@ -1,0 +1,248 @@
+"""Dates typed the way people type them: 5.03, 05.03.2026, 5/3/2026, 2026-03-05,
+"5 марта", "5 mart", "5-mart", "5 наурыз", "March 5".
+
+Numeric dates are day first (the convention in all six languages). Month names come
+from CLDR via Babel (nominative and genitive forms, full and abbreviated) for ru, kk,
+uz (Latin and Cyrillic), ky, tg and en, plus Russian typed in Latin letters; a word
+matches a month by prefix, so endings ("марта", "martda") and many typos still work. A
+date without a year is the most recent such date not after today, since people mostly
+ask about things that already happened (arrival, payment).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from functools import cache
+
+from babel.dates import get_month_names
+
+from bot.errors import InputError
+
+MONTH_LOCALES = ("ru", "kk", "uz_Latn", "uz_Cyrl", "ky", "tg", "en")
+LANG_LOCALES = {
+    "ru": ("ru", "ru_Latn"),
+    "kk": ("kk", "kk_Latn"),
+    "uz": ("uz_Latn", "uz_Cyrl"),
+    "ky": ("ky",),
+    "tg": ("tg",),
+    "en": ("en",),
+}
+# Russian month names typed in Latin letters (genitive and nominative), as people write
+# them in chats; not in CLDR.
+LATIN_RUSSIAN = {
+    1: ("yanvarya", "yanvar", "janvarja"),
+    2: ("fevralya", "fevral", "fevralja"),
+    3: ("marta", "mart"),
+    4: ("aprelya", "aprel", "aprelja"),
+    5: ("maya", "maj", "may"),
+    6: ("iyunya", "iyun", "iyuna", "iyunja", "ijunja", "iunya"),
+    7: ("iyulya", "iyul", "iyula", "iyulja", "ijulja", "iulya"),
+    8: ("avgusta", "avgust"),
+    9: ("sentyabrya", "sentyabr", "sentjabrja"),
+    10: ("oktyabrya", "oktyabr", "oktjabrja"),
+    11: ("noyabrya", "noyabr", "nojabrja"),
+    12: ("dekabrya", "dekabr"),
+}
+# Kazakh in the Latin alphabet (2021 version and the common keyboard spelling).
+LATIN_KAZAKH = {
+    1: ("qańtar", "qantar"),
+    2: ("aqpan",),
+    3: ("nauryz",),
+    4: ("sáýir", "sauir"),
+    5: ("mamyr",),
+    6: ("maýsym", "mausym"),
+    7: ("shilde",),
+    8: ("tamyz",),
+    9: ("qyrkúiek", "qyrkuiek"),
+    10: ("qazan",),
+    11: ("qarasha",),
+    12: ("jeltoqsan",),
+}
+MIN_PREFIX = 3
+MIN_YEAR, MAX_YEARS_AHEAD = 1900, 10
+
+
+class DateInputError(InputError):
+    """Input that is not one real date. `code` picks the translated message in the bot:
+    empty | unparseable | impossible | ambiguous."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def _normalise(word: str) -> str:
+    word = word.lower().replace("ё", "е")
+    return re.sub(r"[.\u02bb\u2019'`ʼ‘]", "", word)
+
+
+@cache
+def _month_names() -> dict[str, tuple[tuple[str, int], ...]]:
+    """Per locale, (normalised name, month) for every CLDR form."""
+    table: dict[str, tuple[tuple[str, int], ...]] = {}
+    for loc in MONTH_LOCALES:
+        names: set[tuple[str, int]] = set()
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for month, name in get_month_names(width, context, loc).items():
+                    names.add((_normalise(name), month))
+        table[loc] = tuple(sorted(names))
+    for loc, extra in (("ru_Latn", LATIN_RUSSIAN), ("kk_Latn", LATIN_KAZAKH)):
+        table[loc] = tuple(
+            sorted((_normalise(name), month) for month, forms in extra.items() for name in forms)
+        )
+    return table
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def month_from_word(word: str, lang: str | None = None) -> int | None:
+    """The month a word names, or None; raises `DateInputError('ambiguous')` when the
+    word fits two months equally well (e.g. 'iyu' for June and July)."""
+    word = _normalise(word)
+    if len(word) < MIN_PREFIX or not word.isalpha():
+        return None
+    preferred = set(LANG_LOCALES.get(lang or "", ()))
+    best: dict[int, tuple[int, int]] = {}  # month -> (score, preferred)
+    for loc, names in _month_names().items():
+        for name, month in names:
+            common = _common_prefix(word, name)
+            if common < MIN_PREFIX:
+                continue
+            # The word must be a prefix of the name (abbreviation), the name a prefix of
+            # the word (an ending added), or share at least four letters (a typo later on).
+            if not (name.startswith(word) or word.startswith(name) or common >= 4):
+                continue
+            score = (common, 1 if loc in preferred else 0)
+            if score > best.get(month, (0, 0)):
+                best[month] = score
+    if not best:
+        return None
+    ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        raise DateInputError(
+            "ambiguous",
+            f"'{word}' could be month {ranked[0][0]} or {ranked[1][0]}; write the month in "
+            "full or as a number, e.g. 05.03.2026",
+        )
+    return ranked[0][0]
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_NUMERIC = re.compile(r"^(\d{1,2})[./\-](\d{1,2})(?:[./\-](\d{2}|\d{4}))?\.?$")
+_TOKEN = re.compile(r"\d+|[^\W\d_]+", re.UNICODE)
+_FILLER = {
+    "g",
+    "gg",
+    "goda",
+    "god",
+    "year",
+    "yil",
+    "yili",
+    "jyl",
+    "jyly",
+    "сол",
+    "соли",
+    "года",
+    "год",
+    "г",
+    "жыл",
+    "жылы",
+    "жылдың",
+    "йил",
+    "йили",
+    "of",
+    "the",
+    "th",
+    "st",
+    "nd",
+    "rd",
+    "go",
+    "е",
+    "ое",
+    "го",
+    "chi",
+    "inchi",
+    "чи",
+    "инчи",
+}
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return 2000 + year if len(text) == 2 else year
+
+
+def _build(day: int, month: int, year: int | None, today: dt.date, text: str) -> dt.date:
+    if not 1 <= month <= 12:
+        raise DateInputError("impossible", f"'{text}': there is no month {month}")
+    if year is not None:
+        if not MIN_YEAR <= year <= today.year + MAX_YEARS_AHEAD:
+            raise DateInputError("impossible", f"'{text}': the year {year} is not plausible")
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            raise DateInputError(
+                "impossible", f"'{text}': month {month} of {year} has {last} days, not {day}"
+            )
+        return dt.date(year, month, day)
+    if not 1 <= day <= 31 or day > max(calendar.monthrange(2000, month)[1], 0):
+        raise DateInputError("impossible", f"'{text}': month {month} never has day {day}")
+    # The most recent such date not after today (29 February: the last leap year).
+    for candidate_year in range(today.year, today.year - 9, -1):
+        if day <= calendar.monthrange(candidate_year, month)[1]:
+            candidate = dt.date(candidate_year, month, day)
+            if candidate <= today:
+                return candidate
+    raise DateInputError("impossible", f"'{text}' is not a date")  # pragma: no cover
+
+
+def parse_user_date(text: str, today: dt.date, lang: str | None = None) -> dt.date:
+    """One date from what a person typed; `DateInputError` says what is wrong."""
+    raw = (text or "").strip()
+    if not raw:
+        raise DateInputError("empty", "no date given; write it like 05.03.2026 or 5 March")
+    compact = raw.replace(" ", "")
+    if match := _ISO.match(compact):
+        year, month, day = (int(g) for g in match.groups())
+        return _build(day, month, year, today, raw)
+    if match := _NUMERIC.match(compact):
+        day, month = int(match.group(1)), int(match.group(2))
+        year = _year(match.group(3)) if match.group(3) else None
+        return _build(day, month, year, today, raw)
+    if re.fullmatch(r"\d+", compact):
+        raise DateInputError(
+            "ambiguous",
+            f"'{raw}' has no separators; write the date like 05.03.2026 or 5 March",
+        )
+    tokens = _TOKEN.findall(raw.lower())
+    numbers = [t for t in tokens if t.isdigit()]
+    words = [t for t in tokens if not t.isdigit() and _normalise(t) not in _FILLER]
+    months = [m for m in (month_from_word(w, lang) for w in words) if m is not None]
+    unknown = [w for w in words if month_from_word(w, lang) is None]
+    if len(months) != 1 or unknown or not 1 <= len(numbers) <= 2:
+        if len(months) > 1:
+            raise DateInputError("ambiguous", f"'{raw}' names more than one month")
+        raise DateInputError(
+            "unparseable",
+            f"'{raw}' is not a date I can read; write it like 05.03.2026 or 5 March",
+        )
+    month = months[0]
+    day_text, year_text = numbers[0], numbers[1] if len(numbers) == 2 else None
+    if len(day_text) == 4 and year_text is not None:  # "2026 5 mart"
+        day_text, year_text = year_text, day_text
+    if len(day_text) > 2 or (year_text is not None and len(year_text) not in (2, 4)):
+        raise DateInputError(
+            "unparseable", f"'{raw}': write the day, the month and the year, e.g. 5 March 2026"
+        )
+    year = _year(year_text) if year_text is not None else None
+    return _build(int(day_text), month, year, today, raw)

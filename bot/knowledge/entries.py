@@ -1,0 +1,121 @@
+"""Knowledge entries as typed data: what an entry holds, in which languages, from which
+sources, and the whole base as one snapshot with a content hash.
+
+Validation (turning hand-edited YAML into these objects, or into problems with file
+and line) lives in `bot.knowledge.validation`; this module has no YAML in it, so the
+index, rendering and the bot can use entries without the validator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot.domain import FALLBACK_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+    supports: str
+
+
+@dataclass(frozen=True)
+class LocalText:
+    title: str
+    questions: tuple[str, ...]
+    answer: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    country: str
+    status: str
+    as_of: dt.date
+    review_by: dt.date
+    sources: tuple[Source, ...]
+    text: dict[str, LocalText]
+    tags: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    path: str = ""
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+    def local(self, lang: str) -> tuple[str, LocalText]:
+        """The text in `lang`, or in the fallback language when it is missing.
+
+        Returns the language actually used so the caller can tell the user.
+        """
+        if lang in self.text:
+            return lang, self.text[lang]
+        if FALLBACK_LANGUAGE in self.text:
+            return FALLBACK_LANGUAGE, self.text[FALLBACK_LANGUAGE]
+        first = next(iter(self.text))
+        return first, self.text[first]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        data["review_by"] = self.review_by.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        return cls(
+            id=data["id"],
+            country=data["country"],
+            status=data["status"],
+            as_of=dt.date.fromisoformat(data["as_of"]),
+            review_by=dt.date.fromisoformat(data["review_by"]),
+            sources=tuple(Source(**s) for s in data["sources"]),
+            text={
+                lang: LocalText(t["title"], tuple(t["questions"]), t["answer"])
+                for lang, t in data["text"].items()
+            },
+            tags=tuple(data.get("tags", ())),
+            related=tuple(data.get("related", ())),
+            path=data.get("path", ""),
+        )
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    entries: dict[str, Entry]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries.values())
+
+    def __getitem__(self, entry_id: str) -> Entry:
+        return self.entries[entry_id]
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self.entries
+
+    @property
+    def content_hash(self) -> str:
+        """A hash of everything users can see; it changes when any entry changes."""
+        payload = [
+            {k: v for k, v in e.to_dict().items() if k != "path"}
+            for e in sorted(self, key=lambda e: e.id)
+        ]
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps([e.to_dict() for e in self], ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> KnowledgeBase:
+        entries = [Entry.from_dict(d) for d in json.loads(text)]
+        return cls({e.id: e for e in entries})

@@ -1,0 +1,146 @@
+"""Which of the six languages a question is written in.
+
+Distinctive letters and frequent words vote, in the way people really type: without the
+special letters of Kazakh or Kyrgyz, Russian in Latin letters, Uzbek in either script.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.retrieval.normalize import normalize, script_of, tokens
+
+# Letters only one (or few) of the Cyrillic languages use, with a weight per language.
+_LETTERS: dict[str, dict[str, float]] = {
+    "ә": {"kk": 3},
+    "ұ": {"kk": 3},
+    "і": {"kk": 3},
+    "һ": {"kk": 2},
+    "қ": {"kk": 1, "uz": 1, "tg": 1},
+    "ғ": {"kk": 1, "uz": 1, "tg": 1},
+    "ң": {"kk": 1.5, "ky": 1.5},
+    "ө": {"kk": 1.5, "ky": 1.5},
+    "ү": {"kk": 1.5, "ky": 1.5},
+    "ӣ": {"tg": 3},
+    "ӯ": {"tg": 3},
+    "ҷ": {"tg": 3},
+    "ҳ": {"tg": 1.5, "uz": 1.5},
+    "ў": {"uz": 3},
+    "ы": {"ru": 0.5, "kk": 0.5, "ky": 0.5},
+    "щ": {"ru": 1},
+    "ъ": {"ru": 0.5, "uz": 0.3},
+}
+
+# Frequent short words and stems, written also without the special letters, the way
+# people type them. A hit counts once per distinct word.
+_WORDS: dict[str, set[str]] = {
+    "ru": set(
+        "как сколько скольк можно нужно надо где что если для на в и не я мне меня дней "
+        "день какой какая когда почему ли это или по с у за от без если после есть был "
+        "будет получить сделать делать ещё еще уже мой моя его её их вас вам ваш россии "
+        "россия рф здравствуйте привет пожалуйста подскажите помогите срок регистрация "
+        "учет учёт штраф работать работа виза визы въезд запрет продлить оплатить платить "
+        "кто чтобы можете могу может".split()
+    ),
+    "kk": set(
+        "қалай калай кейін кейин неше қанша канша керек ма ме ба бе па пе үшін ушин қайда "
+        "кайда мен "
+        "маған маган жоқ жок бар күн кун тіркеу тиркеу қазақстанда казакстанда ресейде "
+        "рұқсат руксат уақыт уакыт жұмыс жумыс болады бола шетелдік шетелдик мерзімі "
+        "мерзими мерзім қандай кандай тұру туру және жане немесе ресей қазақстан "
+        "казакстан алу төлеу толеу айыппұл айыппул виза визасыз".split()
+    ),
+    "ky": set(
+        "кантип канча кийин бар керек болот барбы үчүн учун кайда эмне качан орусияда россияда "
+        "жумуш мөөнөт мөөнөтү мөөнөтүн мооноту каттоо катталуу уруксат менин мен "
+        "болобу келсе күн кун күндөн кундон ишке иштөө иштоо акча төлөө толоо айып "
+        "орусия казакстанда кыргызстан кыргыз жарандары визасыз кантсе алам".split()
+    ),
+    "tg": set(
+        "чӣ чи чанд рӯз руз дар барои кадом тавр метавонам метавонад аст ман кор шавад "
+        "кунам бояд ҳуҷҷат хуччат муҳлат мухлат бақайдгирӣ бакайдгири қайд кайд русия "
+        "мешавад кунед ки ва бо аз то баъд агар чаро кай куҷо кучо ҳаст хаст нест "
+        "кардан гирифтан шуд патентро пули шаҳрванд шахрванд".split()
+    ),
+    "uz": set(
+        "қанча неча керак учун қандай кандай мумкин бўлади булади қаерда каерда менга "
+        "нима билан рўйхат руйхат россияда кун куни тўлов тулов қилиш килиш олиш "
+        "ишлаш қачон качон йўқ йук бор ҳақида хакида бўлса булса керакми ким қилади "
+        "килади қилиб килиб уй эгаси ҳам хам яшаш яшайман беради "
+        "qanday qancha necha kerak uchun mumkin bo'ladi boladi qayerda qaerda menga nima "
+        "va bilan ro'yxat royxat rossiyada kun kuni kunda to'lov tolov qilish olish men "
+        "ishlash qachon yo'q yoq bor haqida bo'lsa bolsa kerakmi qilsa qaytib "
+        "olsam qilaman nechta muddat muddati jarima ruxsat qozog'istonda qozogistonda "
+        "rossiya viza vizasiz to'lash tolash".split()
+    ),
+    "en": set(
+        "how what the can i is do my in to for long much where when need stay without "
+        "days get a of does if it are you should register who which there have has be "
+        "pay lost check ban work permit after before many".split()
+    ),
+    # Russian typed in Latin letters ("ru" once detected).
+    "ru-latn": set(
+        "kak skolko skolka mozhno mojno mozno nuzhno nujno nado gde chto shto esli dlya "
+        "dla na v i ne ya mne menya dney dnei dnej den kakoy kakoi kogda pochemu li eto "
+        "ili po s u za ot bez vizy viza rabota rabotat srok oplata platit oplatit "
+        "registraciya registratsiya registracia registratsia rossii rossiya rossiyu "
+        "uchet uchyot shtraf zapret vezd vyezd poluchit sdelat kto chtoby mogu mozhet "
+        "patent prodlit zdravstvuyte privet pozhaluysta podskazhite esli".split()
+    ),
+}
+
+LATIN_RU = "ru-latn"
+
+
+@dataclass(frozen=True)
+class Detected:
+    lang: str  # one of bot.settings.LANGUAGES
+    script: str  # cyrl | latn | other
+    latin_russian: bool = False
+
+
+def detect_language(text: str, hint: str | None = None) -> Detected:
+    """Guess which of ru, kk, uz, ky, tg, en a question is written in.
+
+    Distinctive letters and frequent words vote; `hint` (the user's chosen language)
+    breaks ties. Latin script is English, Uzbek or Russian typed in Latin letters.
+    """
+    norm = normalize(text)
+    script = script_of(norm)
+    words = set(tokens(norm))
+    if script == "cyrl":
+        candidates = ("ru", "kk", "ky", "tg", "uz")
+    elif script == "latn":
+        candidates = ("en", "uz", LATIN_RU)
+    else:
+        lang = hint if hint else "ru"
+        return Detected(lang, script)
+
+    scores = {lang: 0.0 for lang in candidates}
+    if script == "cyrl":
+        for ch in set(norm):
+            for lang, weight in _LETTERS.get(ch, {}).items():
+                if lang in scores:
+                    scores[lang] += weight
+        # Kyrgyz writes long vowels double (мөөнөт, жооп, туура).
+        scores["ky"] += len(re.findall(r"(аа|оо|уу|ээ|өө|үү)", norm))
+    else:
+        apostrophes = len(re.findall(r"[og]'", norm))
+        scores["uz"] += 1.5 * apostrophes
+        scores["uz"] += 0.5 * len(re.findall(r"q(?!u)|x", norm))
+        scores[LATIN_RU] += 0.5 * len(re.findall(r"zh|kh|shch|ya\b|iy\b|yy\b|oy\b", norm))
+    for lang in candidates:
+        vocab = _WORDS[lang]
+        scores[lang] += sum(1.0 for w in words if w in vocab)
+
+    if hint:
+        key = LATIN_RU if (hint == "ru" and script == "latn") else hint
+        if key in scores:
+            scores[key] += 0.5
+    best = max(candidates, key=lambda c: (scores[c], -candidates.index(c)))
+    if script == "latn" and scores[best] == 0:
+        best = "en"
+    if best == LATIN_RU:
+        return Detected("ru", script, latin_russian=True)
+    return Detected(best, script)

@@ -1,0 +1,66 @@
+"""The texts a question is searched by: its normalised form, its transliteration, and
+for a long message, its clauses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.retrieval.language import Detected
+from bot.retrieval.normalize import normalize, tokens
+from bot.retrieval.transliterate import ru_latin_to_cyrillic, uz_cyrillic_to_latin
+
+# A message longer than this many words is also searched clause by clause (see `clauses`).
+LONG_QUESTION_WORDS = 12
+# Shorter fragments ("Salom.", "Thanks in advance!") carry no topic of their own.
+MIN_CLAUSE_WORDS = 3
+# Sentence ends (a full stop only before a space or the end, so "2.5" and "115-ФЗ." stay
+# whole), semicolons and line breaks.
+_CLAUSE_END = re.compile(r"[.!?…]+(?=\s|$)|[;\n\r]+")
+
+
+def clauses(text: str) -> list[str]:
+    """The normalised sentences and clauses of a long message, each of at least
+    `MIN_CLAUSE_WORDS` words; none for a message of `LONG_QUESTION_WORDS` words or fewer.
+
+    People write long messages: a greeting, who they are, what happened, then the
+    question. Compared as a whole, such a message is further from every entry than the
+    question alone would be, and most of its words are not the question's, so both the
+    cosine and the lexical coverage drop. Searching each clause too lets the clause that
+    holds the question lift its entry (`bot.search.CLAUSE_WEIGHT`); the lexical term
+    has its own remedy (`bot.lexical.COVERAGE_CAP`)."""
+    if len(tokens(text)) <= LONG_QUESTION_WORDS:
+        return []
+    parts = (normalize(p) for p in _CLAUSE_END.split(text))
+    return [p for p in parts if len(tokens(p)) >= MIN_CLAUSE_WORDS]
+
+
+def _forms(part: str, detected: Detected) -> list[str]:
+    norm = normalize(part)
+    if detected.latin_russian:
+        forms = [norm, ru_latin_to_cyrillic(norm)]
+    elif detected.lang == "uz" and detected.script == "cyrl":
+        forms = [norm, uz_cyrillic_to_latin(norm)]
+    else:
+        forms = [norm]
+    return [v for i, v in enumerate(forms) if v and v not in forms[:i]]
+
+
+def query_variants(text: str, detected: Detected) -> list[str]:
+    """The normalised question plus its transliteration into the script the knowledge
+    base answers in (Cyrillic for Russian, Latin for Uzbek)."""
+    return _forms(text, detected)
+
+
+def clause_variants(text: str, detected: Detected) -> list[str]:
+    """The clauses of a long message (`clauses`) in the forms `query_variants` gives,
+    without repeating a whole-question variant; none for a short message or one whose
+    only clause is the whole message."""
+    parts = clauses(text)
+    if len(parts) < 2:
+        return []
+    whole = query_variants(text, detected)
+    out: list[str] = []
+    for part in parts:
+        out.extend(v for v in _forms(part, detected) if v not in whole and v not in out)
+    return out

@@ -1,0 +1,136 @@
+"""Transliteration into the script the knowledge base is written in.
+
+Russian typed in Latin letters ("skolko dney") is read as Cyrillic, and Uzbek in
+Cyrillic as the official Latin alphabet, so both meet the entries' own words.
+"""
+
+from __future__ import annotations
+
+# Latin-script Russian as people type it in chats (no standard: several spellings map
+# to one letter). Longest patterns first.
+_RU_LATIN = [
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("yu", "ю"),
+    ("ju", "ю"),
+    ("iu", "ю"),
+    ("ya", "я"),
+    ("ja", "я"),
+    ("ia", "я"),
+    ("yo", "е"),
+    ("jo", "е"),
+    ("ye", "е"),
+    ("je", "е"),
+    ("ey", "ей"),
+    ("ei", "ей"),
+    ("ay", "ай"),
+    ("oy", "ой"),
+    ("iy", "ий"),
+    ("uy", "уй"),
+    ("yy", "ый"),
+    ("a", "а"),
+    ("b", "б"),
+    ("v", "в"),
+    ("w", "в"),
+    ("g", "г"),
+    ("d", "д"),
+    ("e", "е"),
+    ("z", "з"),
+    ("i", "и"),
+    ("j", "й"),
+    ("k", "к"),
+    ("q", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("f", "ф"),
+    ("h", "х"),
+    ("x", "х"),
+    ("c", "ц"),
+    ("y", "ы"),
+    ("'", "ь"),
+]
+
+
+def ru_latin_to_cyrillic(text: str) -> str:
+    """Best-effort reading of Latin-script Russian ('skolko dney') as Cyrillic."""
+    out = []
+    i = 0
+    low = text.lower()
+    while i < len(low):
+        for pattern, repl in _RU_LATIN:
+            if low.startswith(pattern, i):
+                out.append(repl)
+                i += len(pattern)
+                break
+        else:
+            out.append(low[i])
+            i += 1
+    return "".join(out)
+
+
+_UZ_CYR = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "yo",
+    "ж": "j",
+    "з": "z",
+    "и": "i",
+    "й": "y",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "x",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "sh",
+    "ъ": "'",
+    "ы": "i",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
+    "ў": "o'",
+    "қ": "q",
+    "ғ": "g'",
+    "ҳ": "h",
+}
+_UZ_VOWELS = set("аеёиоуўэюя")
+
+
+def uz_cyrillic_to_latin(text: str) -> str:
+    """Uzbek Cyrillic to the official Latin alphabet (е is 'ye' at a word start or after
+    a vowel)."""
+    out = []
+    prev = " "
+    for ch in text.lower():
+        if ch == "е" and (not prev.isalpha() or prev in _UZ_VOWELS):
+            out.append("ye")
+        else:
+            out.append(_UZ_CYR.get(ch, ch))
+        prev = ch
+    return "".join(out)

@@ -1,0 +1,62 @@
+"""Opening the assistant and rebuilding its index: what every front end needs.
+
+The CLI, the terminal chat and the Telegram bot all start the same way (load the index
+version in service, building the first one when there is none) and reindex the same
+way (validate, embed what changed, switch atomically), so both live here, below the
+front ends, and neither front end imports the other.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from bot.retrieval.assistant import Assistant
+from bot.retrieval.embed import make_embedder
+from bot.retrieval.index import BuildReport, IndexNotFound, build_index
+from bot.settings import Settings
+
+
+def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> BuildReport:
+    """Validate knowledge/, build a new index version beside the old ones and switch to
+    it (`bot.retrieval.index.build_index`); a progress bar on stderr unless `quiet`.
+    Raises `InvalidKnowledgeBase` (nothing changed) when the knowledge base has errors."""
+    from tqdm import tqdm
+
+    embedder = make_embedder(settings)
+    bar = None
+
+    def progress(total: int, _done: int) -> Callable[[int], None] | None:
+        nonlocal bar
+        if quiet or total == 0:
+            return None
+        bar = tqdm(total=total, desc="embedding new texts", unit="text", file=sys.stderr)
+        return bar.update
+
+    try:
+        return build_index(
+            settings.kb_dir,
+            settings.index_dir,
+            embedder,
+            settings.cache_path,
+            settings.kb_languages,
+            progress=progress,
+            force=force,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def open_assistant(settings: Settings, *, build_if_missing: bool = False) -> Assistant:
+    """The assistant on the index version in service. With `build_if_missing`, a fresh
+    machine builds its first version (a few minutes, with a progress bar) instead of
+    failing with `IndexNotFound`."""
+    try:
+        return Assistant(settings)
+    except IndexNotFound:
+        if not build_if_missing:
+            raise
+        print("No search index yet: building it now (one time, a few minutes).", file=sys.stderr)
+        print(reindex(settings, quiet=False).summary())
+        return Assistant(settings)

@@ -1,0 +1,174 @@
+"""Validation: every error kind is reported with the file, the line and a reason."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge.validation import InvalidKnowledgeBase, check_kb, load_kb
+from bot.knowledge.yamldoc import errors
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture changed: {old!r} not in {path}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str, nth: int = 1) -> int:
+    hits = [i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
+    return hits[nth - 1]
+
+
+def only_error(kb_dir: Path):
+    _, problems = check_kb(kb_dir, today=TODAY)
+    errs = errors(problems)
+    assert len(errs) == 1, "\n".join(map(str, errs))
+    return errs[0]
+
+
+def test_fixture_knowledge_base_is_valid(kb_dir):
+    kb, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    assert set(kb.entries) == {"patent-payment", "registration-deadline", "kz-stay"}
+    entry = kb["patent-payment"]
+    assert entry.as_of == dt.date(2026, 1, 15)
+    assert entry.text["uz"].questions[-1] == "патент учун тўлов қанча"
+
+
+def test_broken_yaml_names_the_line(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "tags: [stay, kazakhstan]", "tags: [stay, kazakhstan")
+    err = only_error(kb_dir)
+    assert err.path == str(f)
+    assert "broken YAML" in err.message
+    assert err.line >= line_of(f, "tags:")
+    assert str(err).startswith(f"{f}:{err.line}: ")
+
+
+def test_missing_language_names_the_language(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    text = f.read_text()
+    start, end = text.index("  tg:\n"), text.index("  en:\n")
+    f.write_text(text[:start] + text[end:])
+    err = only_error(kb_dir)
+    assert "text.tg" in err.message and "Tajik" in err.message
+    assert err.line == line_of(f, "text:")
+
+
+def test_missing_field_is_named(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "country: kz\n", "")
+    err = only_error(kb_dir)
+    assert "'country' is missing" in err.message
+    assert err.line == 1
+
+
+def test_empty_answer_names_language_and_line(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    text = f.read_text()
+    start = text.index("  ky:\n")
+    answer_at = text.index("    answer: |\n", start)
+    end = text.index("  tg:\n")
+    f.write_text(text[:answer_at] + '    answer: ""\n' + text[end:])
+    err = only_error(kb_dir)
+    assert "text.ky.answer is missing or empty" in err.message
+    assert err.line == line_of(f, 'answer: ""')
+
+
+def test_duplicate_id_points_to_both_files(kb_dir):
+    copy = kb_dir / "kz-stay-copy.yaml"
+    copy.write_text((kb_dir / "kz-stay.yaml").read_text())
+    _, problems = check_kb(kb_dir, today=TODAY)
+    messages = [str(p) for p in errors(problems)]
+    assert any("duplicate id 'kz-stay'" in m and "kz-stay.yaml:1" in m for m in messages)
+    # the copy's file name does not match its id either
+    assert any("differs from the file name" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("review_by: 2099-01-01", "review_by: 2026-13-40", "is not a valid date"),
+        ("review_by: 2099-01-01", "review_by: 2026-06-01", "in the past"),
+        ("as_of: 2026-01-15", "as_of: 2027-01-15", "in the future"),
+        ("review_by: 2099-01-01", "review_by: soon", "is not a valid date"),
+    ],
+)
+def test_bad_or_past_dates(kb_dir, old, new, expected):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, old, new)
+    err = only_error(kb_dir)
+    assert expected in err.message
+    assert err.line == line_of(f, new.split(":")[0] + ":")
+
+
+def test_unknown_related_id(kb_dir):
+    f = kb_dir / "patent-payment.yaml"
+    edit(f, "related: [registration-deadline]", "related:\n  - registration-deadline\n  - ru-nope")
+    err = only_error(kb_dir)
+    assert "related id 'ru-nope' does not exist" in err.message
+    assert err.line == line_of(f, "- ru-nope")
+
+
+def test_unknown_field_is_flagged_as_typo(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "status: reviewed", "staus: reviewed")
+    _, problems = check_kb(kb_dir, today=TODAY)
+    messages = [p.message for p in errors(problems)]
+    assert any("unknown field 'staus'" in m for m in messages)
+    assert any("'status' is missing" in m for m in messages)
+
+
+def test_source_needs_a_web_address(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "url: https://example.org/kz-stay", "url: egov portal")
+    err = only_error(kb_dir)
+    assert "is not a web address" in err.message
+    assert err.line == line_of(f, "url: egov portal")
+
+
+def test_too_few_questions(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "      - how to extend my stay in kazakhstan\n", "")
+    edit(f, "      - kazakhstan stay limit\n", "")
+    err = only_error(kb_dir)
+    assert "text.en.questions has 1" in err.message
+
+
+def test_duplicate_key_in_one_file(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "country: kz\n", "country: kz\ncountry: ru\n")
+    err = only_error(kb_dir)
+    assert "'country' appears twice" in err.message
+    assert err.line == 3
+
+
+def test_long_answer_is_a_warning_not_an_error(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    edit(
+        f,
+        "      2. Extend your stay before it ends.\n",
+        "      2. Extend your stay before it ends.\n" + "      More text here.\n" * 60,
+    )
+    _, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    assert any(p.severity == "warning" and "characters" in p.message for p in problems)
+
+
+def test_load_kb_raises_with_every_problem(kb_dir):
+    edit(kb_dir / "kz-stay.yaml", "status: reviewed", "status: maybe")
+    edit(kb_dir / "patent-payment.yaml", "country: ru", "country: mars")
+    with pytest.raises(InvalidKnowledgeBase) as info:
+        load_kb(kb_dir, today=TODAY)
+    text = str(info.value)
+    assert "2 error(s)" in text and "status 'maybe'" in text and "country 'mars'" in text
+
+
+def test_content_hash_changes_with_content_only(kb_dir):
+    before = load_kb(kb_dir, today=TODAY).content_hash
+    assert load_kb(kb_dir, today=TODAY).content_hash == before
+    edit(kb_dir / "kz-stay.yaml", "kazakhstan stay limit", "kazakhstan stay limits")
+    assert load_kb(kb_dir, today=TODAY).content_hash != before

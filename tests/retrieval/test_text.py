@@ -1,0 +1,207 @@
+import pytest
+
+from bot.retrieval.countries import mentioned_countries, other_country
+from bot.retrieval.language import detect_language
+from bot.retrieval.normalize import fold_letters, normalize, script_of, tokens
+from bot.retrieval.queries import clause_variants, clauses, query_variants
+from bot.retrieval.transliterate import ru_latin_to_cyrillic, uz_cyrillic_to_latin
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["O‘zbekiston", "Oʻzbekiston", "O’zbekiston", "O`zbekiston", "O'zbekiston", "Oʼzbekiston"],
+)
+def test_uzbek_apostrophes_become_one(raw):
+    assert normalize(raw) == "o'zbekiston"
+
+
+def test_normalize_strips_invisible_and_control_characters_and_folds_case():
+    assert normalize("  Ре\u200bгистрация\u00ad \x07 ЁЛКА\n\tтут ") == "регистрация елка тут"
+
+
+def test_normalize_unifies_unicode_forms():
+    decomposed = "й"  # и + combining breve
+    assert normalize(decomposed) == "й"
+
+
+def test_tokens_keep_uzbek_apostrophe_inside_words():
+    assert tokens("Ro‘yxatdan o'tish, qancha?") == ["ro'yxatdan", "o'tish", "qancha"]
+
+
+def test_scripts():
+    assert script_of("как дела") == "cyrl"
+    assert script_of("kak dela") == "latn"
+    assert script_of("123 ???") == "other"
+
+
+def test_latin_russian_is_read_as_cyrillic():
+    assert ru_latin_to_cyrillic("skolko dney") == "сколко дней"
+    assert ru_latin_to_cyrillic("zhit bez registracii") == "жит без регистрации"
+
+
+def test_uzbek_cyrillic_to_latin():
+    assert uz_cyrillic_to_latin("рўйхатдан ўтиш қанча") == "ro'yxatdan o'tish qancha"
+    assert uz_cyrillic_to_latin("ер") == "yer"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("сколько дней можно находиться в россии без визы", "ru"),
+        ("Здравствуйте, где сделать регистрацию?", "ru"),
+        ("Ресейде визасыз қанша күн тұруға болады", "kk"),
+        ("ресейде тиркеу канша кунде керек", "kk"),
+        ("Rossiyada vizasiz necha kun turish mumkin?", "uz"),
+        ("patentni qanday to‘layman", "uz"),
+        ("Россияда визасиз неча кун туриш мумкин", "uz"),
+        ("патент учун тўлов қанча", "uz"),
+        ("Орусияда визасыз канча күн жүрсө болот", "ky"),
+        ("каттоо мөөнөтү канча күн", "ky"),
+        ("Дар Русия бе раводид чанд рӯз будан мумкин?", "tg"),
+        ("патентро чӣ тавр пардохт кунам", "tg"),
+        ("How long can I stay in Russia without a visa?", "en"),
+        ("my landlord refuses to register me", "en"),
+    ],
+)
+def test_detects_the_six_languages(text, lang):
+    assert detect_language(text).lang == lang
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["skolko dney mozhno byt v rossii bez vizy", "gde sdelat registraciyu", "kak oplatit patent"],
+)
+def test_detects_latin_script_russian(text):
+    detected = detect_language(text)
+    assert detected.lang == "ru"
+    assert detected.latin_russian
+
+
+def test_hint_breaks_a_tie_but_does_not_override_clear_evidence():
+    assert detect_language("патент", hint="uz").lang == "uz"
+    assert detect_language("сколько дней можно жить", hint="en").lang == "ru"
+
+
+def test_no_letters_falls_back_to_hint_or_russian():
+    assert detect_language("12.03.2026").lang == "ru"
+    assert detect_language("👍👍", hint="kk").lang == "kk"
+
+
+def test_query_variants_add_the_knowledge_base_script():
+    ru = detect_language("kak oplatit patent")
+    assert query_variants("kak oplatit patent", ru) == ["kak oplatit patent", "как оплатит патент"]
+    uz = detect_language("патент учун тўлов қанча")
+    assert query_variants("патент учун тўлов қанча", uz)[1] == "patent uchun to'lov qancha"
+    en = detect_language("pay my patent")
+    assert query_variants("Pay my patent", en) == ["pay my patent"]
+
+
+@pytest.mark.parametrize(
+    ("text", "countries"),
+    [
+        ("сколько дней можно в России", {"ru"}),
+        ("Qozog‘istonda propiska qancha kunda", {"kz"}),
+        ("дар Қазоқистон чанд рӯз", {"kz"}),
+        ("ресейде тіркеу", {"ru"}),
+        ("kazakhstan citizen working in russia", {"ru", "kz"}),
+        ("how do I pay for the patent", set()),
+    ],
+)
+def test_mentioned_countries(text, countries):
+    assert mentioned_countries(text) == countries
+
+
+@pytest.mark.parametrize(
+    ("text", "countries"),
+    [
+        ("пули патент дар Маскав моҳе чанд", {"ru"}),  # Tajik for Moscow
+        ("Мәскеуде патент", {"ru"}),  # Kazakh for Moscow
+        ("rabotat v maskve", {"ru"}),
+        ("тажик досум москвада иштейт", {"tj", "ru"}),  # nationality names the origin
+        ("tojikistonda migrantlar uchun markaz", {"tj"}),
+        ("qirg'iz fuqarosi qozog'istonda", {"kg", "kz"}),
+        ("Ўзбекистон фуқароси", {"uz"}),
+    ],
+)
+def test_mentioned_countries_cities_and_countries_of_origin(text, countries):
+    assert mentioned_countries(text) == countries
+
+
+def test_other_country_for_countries_of_stay():
+    assert other_country("kz", {"ru"})
+    assert not other_country("ru", {"ru"})
+    assert not other_country("kz", {"ru", "kz"})  # citizen of one, working in the other
+    assert not other_country("ru", {"tj"})  # a nationality says nothing about the stay
+    assert not other_country("ru", set())
+    assert not other_country("any", {"kz"})
+
+
+def test_other_country_for_countries_of_origin():
+    # naming the destination rules out the services of countries of origin...
+    assert other_country("tj", {"ru"})
+    # ...but not those of the country also named
+    assert not other_country("tj", {"tj", "ru"})
+    assert other_country("uz", {"tj", "ru"})
+    # with no country named, the language of the question stands for the origin
+    assert other_country("tj", set(), lang="uz")
+    assert not other_country("uz", set(), lang="uz")
+    assert not other_country("tj", set(), lang="ru")  # Russian says nothing about origin
+    assert not other_country("kg", {"kg"}, lang="uz")  # a named country beats the language
+
+
+@pytest.mark.parametrize(
+    ("typed", "proper"),
+    [
+        ("тиркеу", "тіркеу"),  # Kazakh without і
+        ("казакстан", "қазақстан"),
+        ("моонот", "мөөнөт"),  # Kyrgyz without ө
+        ("хуччат", "ҳуҷҷат"),  # Tajik without ҳ ҷ
+        ("руйхат", "рўйхат"),  # Uzbek Cyrillic without ў
+        ("boladi", "bo'ladi"),  # Uzbek Latin without the apostrophe
+    ],
+)
+def test_fold_letters_joins_what_people_type_with_the_proper_spelling(typed, proper):
+    assert fold_letters(typed) == fold_letters(proper)
+
+
+def test_fold_letters_keeps_distinct_russian_words_apart():
+    assert fold_letters("патент") == "патент"
+    assert fold_letters("срок") != fold_letters("сок")
+
+
+LONG_RU = (
+    "Здравствуйте! Я из Таджикистана, приехал в Москву в марте.\n"
+    "Работаю на стройке у знакомого; денег пока мало. Спасибо!\n"
+    "Скажите пожалуйста, за сколько дней нужна регистрация?"
+)
+
+
+def test_long_message_splits_into_clauses_of_three_words_or_more():
+    # split on "!", ".", ";", "?" and line breaks; "Здравствуйте", "Спасибо" are dropped
+    assert clauses(LONG_RU) == [
+        "я из таджикистана, приехал в москву в марте",
+        "работаю на стройке у знакомого",
+        "денег пока мало",
+        "скажите пожалуйста, за сколько дней нужна регистрация",
+    ]
+    assert "денег мало" not in clauses(LONG_RU.replace("денег пока мало", "денег мало"))
+
+
+def test_short_message_has_no_clauses_and_numbers_do_not_split():
+    assert clauses("Сколько стоит патент? Где платить?") == []
+    long = "патент стоит 2.5 тысячи в месяц или больше в москве и области скажите точно сколько"
+    assert clauses(long) == [long]  # one clause: the decimal point is not a sentence end
+    assert clause_variants(long, detect_language(long)) == []  # nothing beyond the whole
+
+
+def test_clause_variants_come_in_the_knowledge_base_script_and_not_the_whole():
+    text = (
+        "Ассалому алайкум, мен Самарқанддан келдим. Ҳозир Москвада қурилишда ишлаяпман. "
+        "Патент пулини қандай тўлайман?"
+    )
+    detected = detect_language(text)
+    parts = clause_variants(text, detected)
+    assert "ҳозир москвада қурилишда ишлаяпман" in parts
+    assert "patent pulini qanday to'layman" in parts  # also searched in Latin
+    assert not set(parts) & set(query_variants(text, detected))
+    assert query_variants(text, detected)[0].startswith("ассалому алайкум")
