@@ -22,6 +22,7 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -366,51 +367,67 @@ def _print_deadline(result, headline: str) -> None:
     for source in result.rule.sources:
         print(f"Source: {source.title}\n  {source.url}")
     for caveat in result.caveats:
-        print(f"Caveat: {caveat}")
+        print(f"Caveat: {caveat.english()}")
     print(result.estimate)
 
 
-def cmd_deadline(args, settings: Settings) -> int:
+def _registration(args, rules) -> tuple[Any, str]:
+    from bot.deadlines.calculators import registration_deadline
+    from bot.deadlines.dates import parse_iso
+
+    arrived = parse_iso(args.arrived, "--arrived")
+    result = registration_deadline(rules, args.country, args.citizenship, arrived)
+    unit = "working" if result.counting == "working" else "calendar"
+    headline = (
+        f"Registration deadline: {result.deadline} ({result.deadline:%A}); "
+        f"{result.term} {unit} days from arrival on {result.arrived}"
+    )
+    return result, headline
+
+
+def _stay(args, rules) -> tuple[Any, str]:
     import datetime as dt
 
-    from bot.deadlines import calculators as calc
+    from bot.deadlines.calculators import stay_counter
+    from bot.deadlines.dates import parse_iso
+
+    on = parse_iso(args.on, "--on") if args.on else dt.date.today()
+    result = stay_counter(rules, args.country, args.citizenship, args.trips, on)
+    last = result.last_legal_day
+    left = (
+        f"{last} ({last:%A})"
+        if last
+        else (f"none, over the limit by {result.overstay_days} day(s)")
+    )
+    headline = (
+        f"Days used: {result.days_used} of {result.limit} (window {result.window_start}"
+        f" to {result.window_end}); days left: {result.days_left}; last legal day: {left}"
+    )
+    return result, headline
+
+
+def _patent(args, rules) -> tuple[Any, str]:
+    from bot.deadlines.calculators import patent_due
+    from bot.deadlines.dates import parse_iso
+
+    paid_until = parse_iso(args.paid_until, "--paid-until")
+    result = patent_due(rules, paid_until, args.remind_days)
+    headline = (
+        f"Pay the next patent month by: {result.due} ({result.due:%A}); from "
+        f"{result.next_period_start} the patent is void if it is not paid"
+    )
+    return result, headline
+
+
+def cmd_deadline(args, settings: Settings) -> int:
     from bot.deadlines.rulebook import InvalidRules, load_rules, rules_dir_for
 
     try:
         rules = load_rules(rules_dir_for(settings.kb_dir))
     except InvalidRules as exc:
         raise CliError(f"{exc}\n(run `migrant-bot kb check`)") from None
-    try:
-        if args.deadline_command == "registration":
-            arrived = calc.parse_iso(args.arrived, "--arrived")
-            result = calc.registration_deadline(rules, args.country, args.citizenship, arrived)
-            unit = "working" if result.counting == "working" else "calendar"
-            headline = (
-                f"Registration deadline: {result.deadline} ({result.deadline:%A}); "
-                f"{result.term} {unit} days from arrival on {result.arrived}"
-            )
-        elif args.deadline_command == "stay":
-            on = calc.parse_iso(args.on, "--on") if args.on else dt.date.today()
-            result = calc.stay_counter(rules, args.country, args.citizenship, args.trips, on)
-            last = result.last_legal_day
-            headline = (
-                f"Days used: {result.days_used} of {result.limit} (window {result.window_start}"
-                f" to {result.window_end}); days left: {result.days_left}; last legal day: "
-                + (
-                    f"{last} ({last:%A})"
-                    if last
-                    else f"none, over the limit by {result.overstay_days} day(s)"
-                )
-            )
-        else:
-            paid_until = calc.parse_iso(args.paid_until, "--paid-until")
-            result = calc.patent_due(rules, paid_until, args.remind_days)
-            headline = (
-                f"Pay the next patent month by: {result.due} ({result.due:%A}); from "
-                f"{result.next_period_start} the patent is void if it is not paid"
-            )
-    except calc.CalcError as exc:
-        raise CliError(exc.message) from None
+    calculate = {"registration": _registration, "stay": _stay, "patent": _patent}
+    result, headline = calculate[args.deadline_command](args, rules)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
     else:

@@ -13,10 +13,11 @@ working days) and say so in the caveats.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.deadlines.caveats import Caveat, CaveatCode
+from bot.deadlines.dates import Trip, check_trips, parse_trips
 from bot.deadlines.rules import (
     Calendar,
     OutsideCalendar,
@@ -74,14 +75,15 @@ def _sources_json(sources: tuple[Source, ...]) -> list[dict[str, str]]:
     return [{"title": s.title, "url": s.url, "supports": s.supports} for s in sources]
 
 
-def _base_json(info: RuleInfo, caveats: tuple[str, ...], estimate: str) -> dict[str, Any]:
+def _base_json(info: RuleInfo, caveats: tuple[Caveat, ...], estimate: str) -> dict[str, Any]:
     return {
         "rule_id": info.rule_id,
         "rule_text": info.text,
         "status": info.status,
         "as_of": info.as_of.isoformat(),
         "sources": _sources_json(info.sources),
-        "caveats": list(caveats),
+        "caveats": [c.english() for c in caveats],
+        "caveat_codes": [c.to_dict() for c in caveats],
         "estimate": estimate,
     }
 
@@ -93,7 +95,7 @@ class RegistrationResult:
     term: int
     counting: str
     rule: RuleInfo
-    caveats: tuple[str, ...]
+    caveats: tuple[Caveat, ...]
     estimate: str
     deadline_is_day_off: bool | None = None  # None: no calendar for that year
 
@@ -124,7 +126,7 @@ class StayResult:
     window_end: dt.date
     limit: int
     rule: RuleInfo
-    caveats: tuple[str, ...]
+    caveats: tuple[Caveat, ...]
     estimate: str
 
     @property
@@ -153,7 +155,7 @@ class PatentResult:
     next_period_start: dt.date
     remind_on: dt.date | None
     rule: RuleInfo
-    caveats: tuple[str, ...]
+    caveats: tuple[Caveat, ...]
     estimate: str
     due_is_day_off: bool | None = None  # None: no calendar for that year
 
@@ -192,15 +194,6 @@ def check_citizenship(code: str) -> str:
     return value
 
 
-def parse_iso(text: str, what: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except (ValueError, AttributeError):
-        raise CalcError(
-            "date", f"{what} '{text}' is not a real date in the form YYYY-MM-DD (e.g. 2026-03-05)"
-        ) from None
-
-
 def _select(rules: tuple[Rule, ...], country: str, citizenship: str, day: dt.date, what: str):
     """The rule in force: a rule naming the citizenship beats the general `any` rule."""
     matching = [r for r in rules if r.applies(country, citizenship, day)]
@@ -223,25 +216,29 @@ def _calendar(rules: RuleSet, country: str) -> Calendar:
         raise CalcError("calendar", f"no working-day calendar for {country.upper()}") from None
 
 
-def _calendar_caveats(calendar: Calendar, first: dt.date, last: dt.date) -> list[str]:
+def _calendar_caveats(calendar: Calendar, first: dt.date, last: dt.date) -> list[Caveat]:
     """Caveats of every calendar year the counted days touch."""
     notes = []
     for year in range(first.year, last.year + 1):
         entry = calendar.years.get(year)
         if entry is None:
             continue
+        params = {"country": calendar.country, "year": year, "note": entry.caveat}
         if entry.unconfirmed:
-            notes.append(
-                f"The {calendar.country.upper()} calendar for {year} has unconfirmed moves of "
-                "days off; they are counted as working days (the earlier date). " + entry.caveat
-            )
+            notes.append(Caveat(CaveatCode.CALENDAR_UNCONFIRMED, params))
         elif entry.status == "draft" and entry.caveat:
-            notes.append(f"{calendar.country.upper()} calendar {year}: {entry.caveat}")
+            notes.append(Caveat(CaveatCode.CALENDAR_DRAFT, params))
     return notes
 
 
-def _weekday(day: dt.date) -> str:
-    return day.strftime("%A")
+def _rule_caveats(rule: Rule) -> list[Caveat]:
+    return [Caveat(CaveatCode.RULE_NOTE, {"note": rule.caveat})] if rule.caveat else []
+
+
+def _unknown_day_off(day: dt.date, exc: OutsideCalendar) -> Caveat:
+    return Caveat(
+        CaveatCode.DAY_OFF_UNKNOWN, {"day": day, "country": exc.country, "year": exc.year}
+    )
 
 
 # ------------------------------------------------------------------ registration
@@ -256,7 +253,7 @@ def registration_deadline(
         rules.registration, country, citizenship, arrived, "registration"
     )
     calendar = _calendar(rules, country)
-    caveats = [rule.caveat] if rule.caveat else []
+    caveats = _rule_caveats(rule)
     start = arrived if rule.count_from == "arrival_day" else arrived + dt.timedelta(days=1)
     try:
         if rule.counting == "working":
@@ -274,15 +271,12 @@ def registration_deadline(
                     while not calendar.is_working(deadline):
                         deadline += dt.timedelta(days=1)
                 else:
-                    caveats.append(
-                        f"The last day, {deadline} ({_weekday(deadline)}), is a day off; it is "
-                        "not moved to the next working day here, so register before it."
-                    )
+                    caveats.append(Caveat(CaveatCode.DAY_OFF_NOT_MOVED, {"day": deadline}))
             caveats.extend(_calendar_caveats(calendar, deadline, deadline))
     except OutsideCalendar as exc:
         if rule.counting == "working":
             raise CalcError("calendar", str(exc)) from None
-        caveats.append(f"Whether the last day is a day off is unknown: {exc}.")
+        caveats.append(_unknown_day_off(deadline, exc))
     return RegistrationResult(
         deadline=deadline,
         arrived=arrived,
@@ -305,60 +299,6 @@ def _day_off(calendar: Calendar | None, day: dt.date) -> bool | None:
 
 
 # ------------------------------------------------------------------ stay
-
-
-@dataclass(frozen=True)
-class Trip:
-    entered: dt.date
-    left: dt.date | None  # None: still inside
-
-
-_TRIP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*:\s*(\d{4}-\d{2}-\d{2})?\s*$")
-
-
-def parse_trips(text: str, on: dt.date) -> list[Trip]:
-    """`IN:OUT,IN:OUT,IN:` into trips, checked for order and overlaps.
-
-    Only the last trip may be open (`IN:`); no trip may start after `on`.
-    """
-    if not text or not text.strip():
-        raise CalcError(
-            "trips",
-            "--trips is empty: give entry:exit dates, e.g. 2026-01-10:2026-02-08,2026-03-01:",
-        )
-    trips: list[Trip] = []
-    parts = [p for p in text.split(",")]
-    for i, part in enumerate(parts):
-        match = _TRIP.match(part)
-        if not match:
-            raise CalcError(
-                "trips",
-                f"trip {i + 1} '{part.strip()}' must be ENTRY:EXIT in YYYY-MM-DD, or ENTRY: "
-                "for the trip you are on now",
-            )
-        entered = parse_iso(match.group(1), f"trip {i + 1} entry date")
-        left = parse_iso(match.group(2), f"trip {i + 1} exit date") if match.group(2) else None
-        if left is None and i != len(parts) - 1:
-            raise CalcError(
-                "trips", f"trip {i + 1} has no exit date; only the last trip may be open (ENTRY:)"
-            )
-        if left is not None and left < entered:
-            raise CalcError("trips", f"trip {i + 1} ends ({left}) before it starts ({entered})")
-        if entered > on:
-            raise CalcError(
-                "trips", f"trip {i + 1} starts on {entered}, after the day checked ({on})"
-            )
-        if trips:
-            previous = trips[-1]
-            assert previous.left is not None
-            if entered <= previous.left:
-                raise CalcError(
-                    "trips",
-                    f"trip {i + 1} starts on {entered}, before trip {i} ended ({previous.left}); "
-                    "list trips in order without overlaps",
-                )
-        trips.append(Trip(entered, left))
-    return trips
 
 
 def _present_days(rule: StayRule, trips: list[Trip], until: dt.date) -> set[dt.date]:
@@ -407,10 +347,9 @@ def stay_counter(
     """
     country = check_country(country)
     citizenship = check_citizenship(citizenship)
-    if isinstance(trips, str):
-        trips = parse_trips(trips, on)
+    trips = parse_trips(trips, on) if isinstance(trips, str) else check_trips(trips, on)
     rule: StayRule = _select(rules.stay, country, citizenship, on, "stay-limit")
-    caveats = [rule.caveat] if rule.caveat else []
+    caveats = _rule_caveats(rule)
 
     past = _present_days(rule, trips, on)
     inside = on in past
@@ -420,10 +359,7 @@ def stay_counter(
     # Earlier breaches visible in the trips (e.g. over 90 days in the previous year).
     for day in sorted(d for d in past if d < on):
         if _breaches(rule, past, day):
-            caveats.append(
-                f"Your trips already exceed the limit on {day}: an overstay may be on record; "
-                "ask the migration authority before you travel."
-            )
+            caveats.append(Caveat(CaveatCode.EARLIER_BREACH, {"day": day}))
             break
 
     # Simulate continuous presence from `on` until a limit is broken.
@@ -437,10 +373,7 @@ def stay_counter(
         last_legal = day
         day += dt.timedelta(days=1)
     if last_legal is not None and rule.valid_to is not None and last_legal > rule.valid_to:
-        caveats.append(
-            f"The stay would run past {rule.valid_to}, when rule {rule.id} ends; the next "
-            "rule may count differently."
-        )
+        caveats.append(Caveat(CaveatCode.RULE_ENDS, {"end": rule.valid_to}))
 
     if last_legal is None:
         overstay = max(
@@ -493,7 +426,7 @@ def patent_due(
     rule: PatentRule = matching[0]  # type: ignore[assignment]
     if remind_days is not None and remind_days < 0:
         raise CalcError("remind_days", "the reminder must be 0 or more days before the due date")
-    caveats = [rule.caveat] if rule.caveat else []
+    caveats = _rule_caveats(rule)
     due = paid_until
     calendar = rules.calendars.get(country)
     if calendar is not None:
@@ -503,13 +436,10 @@ def patent_due(
                     while not calendar.is_working(due):
                         due += dt.timedelta(days=1)
                 else:
-                    caveats.append(
-                        f"{due} is a day off ({_weekday(due)}): banks and offices may not "
-                        "process a payment that day; pay on a working day before it."
-                    )
+                    caveats.append(Caveat(CaveatCode.PAYMENT_ON_DAY_OFF, {"day": due}))
             caveats.extend(_calendar_caveats(calendar, due, due))
         except OutsideCalendar as exc:
-            caveats.append(f"Whether {due} is a day off is unknown: {exc}.")
+            caveats.append(_unknown_day_off(due, exc))
     remind_on = due - dt.timedelta(days=remind_days) if remind_days is not None else None
     return PatentResult(
         due=due,

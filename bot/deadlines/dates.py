@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from dataclasses import dataclass
 from functools import cache
 
 from babel.dates import get_month_names
@@ -65,8 +66,10 @@ MIN_YEAR, MAX_YEARS_AHEAD = 1900, 10
 
 
 class DateInputError(InputError):
-    """Input that is not one real date. `code` picks the translated message in the bot:
-    empty | unparseable | impossible | ambiguous."""
+    """Input that is not one real date, or trips that cannot be counted. `code` picks
+    the translated message in the bot: empty | unparseable | impossible | ambiguous |
+    date (not YYYY-MM-DD) | trip (a line without two dates) | too_many | trips (order,
+    overlaps)."""
 
     def __init__(self, code: str, message: str):
         self.code = code
@@ -246,3 +249,104 @@ def parse_user_date(text: str, today: dt.date, lang: str | None = None) -> dt.da
         )
     year = _year(year_text) if year_text is not None else None
     return _build(int(day_text), month, year, today, raw)
+
+
+def parse_iso(text: str, what: str) -> dt.date:
+    """A strict YYYY-MM-DD date (command-line options); `what` names the option."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise DateInputError(
+            "date", f"{what} '{text}' is not a real date in the form YYYY-MM-DD (e.g. 2026-03-05)"
+        ) from None
+
+
+# ------------------------------------------------------------------ trips
+
+
+@dataclass(frozen=True)
+class Trip:
+    entered: dt.date
+    left: dt.date | None  # None: still inside
+
+
+def check_trips(trips: list[Trip], on: dt.date) -> list[Trip]:
+    """The trips if they can be counted: in order, without overlaps, none starting after
+    `on`, none ending before it starts, and only the last one open. Otherwise
+    `DateInputError` with code `trips` and the trip's number (1 = the first)."""
+    for i, trip in enumerate(trips):
+        n = i + 1
+        if trip.left is None and i != len(trips) - 1:
+            raise DateInputError(
+                "trips", f"trip {n} has no exit date; only the last trip may be open (ENTRY:)"
+            )
+        if trip.left is not None and trip.left < trip.entered:
+            raise DateInputError(
+                "trips", f"trip {n} ends ({trip.left}) before it starts ({trip.entered})"
+            )
+        if trip.entered > on:
+            raise DateInputError(
+                "trips", f"trip {n} starts on {trip.entered}, after the day checked ({on})"
+            )
+        previous = trips[i - 1] if i else None
+        if previous is not None and previous.left is not None and trip.entered <= previous.left:
+            raise DateInputError(
+                "trips",
+                f"trip {n} starts on {trip.entered}, before trip {i} ended ({previous.left}); "
+                "list trips in order without overlaps",
+            )
+    return trips
+
+
+_TRIP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*:\s*(\d{4}-\d{2}-\d{2})?\s*$")
+
+
+def parse_trips(text: str, on: dt.date) -> list[Trip]:
+    """The command line's `IN:OUT,IN:OUT,IN:` into checked trips (`check_trips`).
+
+    Only the last trip may be open (`IN:`); no trip may start after `on`.
+    """
+    if not text or not text.strip():
+        raise DateInputError(
+            "trips",
+            "--trips is empty: give entry:exit dates, e.g. 2026-01-10:2026-02-08,2026-03-01:",
+        )
+    trips: list[Trip] = []
+    for i, part in enumerate(text.split(",")):
+        match = _TRIP.match(part)
+        if not match:
+            raise DateInputError(
+                "trips",
+                f"trip {i + 1} '{part.strip()}' must be ENTRY:EXIT in YYYY-MM-DD, or ENTRY: "
+                "for the trip you are on now",
+            )
+        entered = parse_iso(match.group(1), f"trip {i + 1} entry date")
+        left = parse_iso(match.group(2), f"trip {i + 1} exit date") if match.group(2) else None
+        trips.append(Trip(entered, left))
+    return check_trips(trips, on)
+
+
+# Separators people put between the entry and the exit date of a trip.
+_TRIP_DASHES = ("–", "—", " - ", "-", "…", "..")
+
+
+def parse_trip_lines(
+    text: str, today: dt.date, lang: str | None = None, max_trips: int = 10
+) -> list[Trip]:
+    """Trips typed one per line, as in a chat: '10.01.2026 – 08.02.2026', '5 mart - 2
+    aprel'. Each date is read by `parse_user_date`; the trips come back oldest first,
+    all closed (not yet checked against each other: see `check_trips`). Raises
+    `DateInputError`: `trip` for a line without two dates, `too_many` past `max_trips`,
+    or the date's own code."""
+    trips = []
+    for line in [ln.strip() for ln in text.splitlines() if ln.strip()][: max_trips + 1]:
+        for dash in _TRIP_DASHES:
+            if dash in line and not (dash == "-" and line.count("-") != 1):
+                left, right = line.split(dash, 1)
+                break
+        else:
+            raise DateInputError("trip", f"'{line}' is not two dates: entry – exit")
+        trips.append(Trip(parse_user_date(left, today, lang), parse_user_date(right, today, lang)))
+    if len(trips) > max_trips:
+        raise DateInputError("too_many", f"more than {max_trips} trips")
+    return sorted(trips, key=lambda t: t.entered)

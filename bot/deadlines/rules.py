@@ -102,6 +102,11 @@ class CalendarYear:
 class OutsideCalendar(MigrantBotError):
     """A working-day count reached a year the calendar does not cover."""
 
+    def __init__(self, message: str, country: str = "", year: int = 0) -> None:
+        super().__init__(message)
+        self.country = country
+        self.year = year
+
 
 @dataclass(frozen=True)
 class Calendar:
@@ -117,7 +122,9 @@ class Calendar:
             covered = ", ".join(str(y) for y in sorted(self.years)) or "none"
             raise OutsideCalendar(
                 f"no {self.country.upper()} working-day calendar for {day.year} (covered: "
-                f"{covered}); add the year to {self.path or 'knowledge/rules'}"
+                f"{covered}); add the year to {self.path or 'knowledge/rules'}",
+                self.country,
+                day.year,
             ) from None
 
     def is_working(self, day: dt.date) -> bool:

@@ -30,7 +30,7 @@ from bot.retrieval.assistant import Assistant
 from bot.service import open_assistant
 from bot.settings import Settings
 from bot.storage import Storage, StorageError, StorageUnavailable
-from bot.telegram import deadlines, forget, other, questions, staff, start, topics
+from bot.telegram import deadlines, forget, other, questions, reminders, staff, start, topics
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.middlewares import UserLanguageMiddleware
 from bot.telegram.retry import RetryMiddleware
@@ -113,6 +113,7 @@ def build_dispatcher(
             topics.router,
             staff.router,
             deadlines.router,
+            reminders.router,
             questions.router,
             other.router,
         ],

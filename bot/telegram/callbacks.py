@@ -12,10 +12,11 @@ import re
 
 from aiogram.filters.callback_data import CallbackData
 
-from bot.domain import LANGUAGES
+from bot.domain import ANY, LANGUAGES, STAY_COUNTRIES
 
 ENTRY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-COUNTRIES = ("ru", "kz", "any")
+# Countries of the topic browser: each country of stay, and entries for any country.
+TOPIC_COUNTRIES = (*STAY_COUNTRIES, ANY)
 MAX_PAGE = 100
 
 
@@ -58,6 +59,13 @@ class PrivacyCb(CallbackData, prefix="privacy"):
     """Show the privacy notice."""
 
 
+class DeadlineCb(CallbackData, prefix="dl"):
+    """A step of /deadlines. action: kind | country | cit | none | remind | list | cancel."""
+
+    action: str
+    value: str = ""
+
+
 def valid_lang(code: str) -> bool:
     return code in LANGUAGES
 
@@ -71,4 +79,4 @@ def valid_vote(data: VoteCb) -> bool:
 
 
 def valid_topics(data: TopicsCb) -> bool:
-    return (data.country == "" or data.country in COUNTRIES) and 0 <= data.page <= MAX_PAGE
+    return (data.country == "" or data.country in TOPIC_COUNTRIES) and 0 <= data.page <= MAX_PAGE

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import format_day, gettext_for
-from bot.telegram.deadlines import DeadlineCb
+from bot.telegram.callbacks import DeadlineCb
 
 REPO = Path(__file__).resolve().parents[2]
 D = dt.date.fromisoformat

@@ -13,7 +13,7 @@ import pytest
 from bot.i18n import gettext_for
 from bot.knowledge.validation import InvalidKnowledgeBase
 from bot.retrieval.index import current_version_name
-from bot.telegram.deadlines import DeadlineCb
+from bot.telegram.callbacks import DeadlineCb
 
 REPO = Path(__file__).resolve().parents[2]
 

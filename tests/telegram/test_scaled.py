@@ -25,8 +25,7 @@ import pytest
 from bot.i18n import gettext_for
 from bot.privacy import user_key
 from bot.storage.postgres import PostgresStorage
-from bot.telegram.callbacks import LangCb
-from bot.telegram.deadlines import DeadlineCb
+from bot.telegram.callbacks import DeadlineCb, LangCb
 from tests.support.standin import BotAPIStandIn
 from tests.support.storage_backends import PgSchema
 from tests.telegram.tg_constants import WEBHOOK_SECRET

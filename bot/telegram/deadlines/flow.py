@@ -1,0 +1,404 @@
+"""/deadlines: registration deadline, stay-limit counter and patent payment date, with
+buttons, typed dates and reminders.
+
+The figures come from the core calculators (`bot.calc` over `knowledge/rules`); this
+module only asks, parses what people type (`bot.dates`), shows the result in the user's
+language with the rule and its sources, and offers a reminder. Every result says it is
+an estimate to check with the authority, because a wrong date can cost a person years.
+
+The conversation state (aiogram FSM) holds only what the next step needs: the chosen
+calculator, country, citizenship and the pending reminder dates; no names, no documents.
+Dates that cannot be right (31.02, an arrival in the future) are refused with a message
+and the same question stays open. Reminders carry a one-tap unsubscribe button
+(`rem:off:<id>`, see bot/telegram/sender.py) that works for as long as the reminder
+exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.deadlines import calculators as calc
+from bot.deadlines.dates import DateInputError, Trip, check_trips, parse_trip_lines, parse_user_date
+from bot.deadlines.rulebook import InvalidRules, RuleSet, load_rules_cached, rules_dir_for
+from bot.domain import COMMON_CITIZENSHIPS, STAY_COUNTRIES
+from bot.settings import Settings
+from bot.telegram.callbacks import DeadlineCb
+from bot.telegram.deadlines import keyboards, views
+from bot.telegram.deadlines.views import lang
+
+log = logging.getLogger(__name__)
+router = Router(name="deadlines")
+
+KINDS = ("registration", "stay", "patent")
+REGISTRATION_REMIND_DAYS = 2
+STAY_REMIND_DAYS = 7
+MAX_PAST_TRIPS = 10
+MAX_PAST_DAYS = 2 * 366  # an arrival or entry longer ago than this is surely a typo
+
+
+class DeadlineForm(StatesGroup):
+    country = State()
+    citizenship = State()
+    arrival = State()  # registration: the arrival date
+    entry = State()  # stay: the entry date of the current trip
+    trips = State()  # stay: earlier trips, or "none"
+    paid_until = State()  # patent: the last paid day
+
+
+def _today(deadline_today: Callable[[], dt.date] | None) -> dt.date:
+    return deadline_today() if deadline_today is not None else dt.date.today()
+
+
+def _rules(settings: Settings) -> RuleSet:
+    return load_rules_cached(rules_dir_for(settings.kb_dir))
+
+
+# ------------------------------------------------------------------ entry points
+
+
+@router.message(Command("deadlines"))
+async def cmd_deadlines(message: Message, state: FSMContext) -> None:
+    await state.set_state(None)
+    await state.update_data(dl=None)
+    await message.answer(
+        "<b>"
+        + _("Deadlines")
+        + "</b>\n"
+        + _(
+            "I can estimate your registration deadline, the days of stay you have left, "
+            "or the last day to pay your patent, and remind you in time. What do you need?"
+        ),
+        reply_markup=keyboards.menu_keyboard(),
+    )
+
+
+@router.callback_query(DeadlineCb.filter(F.action == "cancel"))
+async def on_cancel(query: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(None)
+    await state.update_data(dl=None)
+    await query.answer()
+    if query.message is not None:
+        await query.message.edit_text(
+            _("Cancelled. Send /deadlines to start again."), reply_markup=None
+        )
+
+
+@router.callback_query(DeadlineCb.filter(F.action == "kind"))
+async def on_kind(query: CallbackQuery, callback_data: DeadlineCb, state: FSMContext) -> None:
+    if callback_data.value not in KINDS or query.message is None:
+        await query.answer(_("This button is out of date. Send /deadlines to begin again."))
+        return
+    await query.answer()
+    kind = callback_data.value
+    if kind == "patent":
+        await state.update_data(dl={"kind": "patent", "country": "ru"})
+        await state.set_state(DeadlineForm.paid_until)
+        await query.message.answer(
+            _(
+                "Until what date is your patent paid? Send the last paid day from your "
+                "receipt, for example 05.03.2026 or 5 March."
+            ),
+            reply_markup=keyboards.only_cancel(),
+        )
+        return
+    await state.update_data(dl={"kind": kind})
+    await state.set_state(DeadlineForm.country)
+    await query.message.answer(
+        _("Which country are you in?"), reply_markup=keyboards.countries_keyboard()
+    )
+
+
+@router.callback_query(DeadlineForm.country, DeadlineCb.filter(F.action == "country"))
+async def on_country(query: CallbackQuery, callback_data: DeadlineCb, state: FSMContext) -> None:
+    data = (await state.get_data()).get("dl") or {}
+    if callback_data.value not in STAY_COUNTRIES or query.message is None or not data:
+        await query.answer(_("This button is out of date. Send /deadlines to begin again."))
+        return
+    await query.answer()
+    data["country"] = callback_data.value
+    await state.update_data(dl=data)
+    await state.set_state(DeadlineForm.citizenship)
+    await query.message.answer(
+        _("Your citizenship?"), reply_markup=keyboards.citizenship_keyboard(callback_data.value)
+    )
+
+
+@router.callback_query(DeadlineForm.citizenship, DeadlineCb.filter(F.action == "cit"))
+async def on_citizenship(
+    query: CallbackQuery, callback_data: DeadlineCb, state: FSMContext
+) -> None:
+    data = (await state.get_data()).get("dl") or {}
+    if (
+        callback_data.value not in COMMON_CITIZENSHIPS
+        or query.message is None
+        or "country" not in data
+    ):
+        await query.answer(_("This button is out of date. Send /deadlines to begin again."))
+        return
+    await query.answer()
+    data["citizenship"] = callback_data.value
+    await state.update_data(dl=data)
+    where = views.country_name(data["country"])
+    if data["kind"] == "registration":
+        await state.set_state(DeadlineForm.arrival)
+        text = _(
+            "When did you arrive at your place of stay in {country}? For example 05.03.2026 "
+            "or 5 March."
+        ).format(country=where)
+    else:
+        await state.set_state(DeadlineForm.entry)
+        text = _(
+            "When did you enter {country} this time? For example 05.03.2026 or 5 March."
+        ).format(country=where)
+    await query.message.answer(text, reply_markup=keyboards.only_cancel())
+
+
+# ------------------------------------------------------------------ typed dates
+
+
+async def _read_date(message: Message, today: dt.date, *, past_only: bool) -> dt.date | None:
+    """The date in the message, or None after telling the user what is wrong."""
+    try:
+        day = parse_user_date(message.text or "", today, lang())
+    except DateInputError as exc:
+        await message.answer(views.date_error(exc), reply_markup=keyboards.only_cancel())
+        return None
+    if past_only and day > today:
+        await message.answer(
+            _("{date} is in the future. Please send the date it actually happened.").format(
+                date=views.day(day)
+            ),
+            reply_markup=keyboards.only_cancel(),
+        )
+        return None
+    if past_only and (today - day).days > MAX_PAST_DAYS:
+        await message.answer(
+            _("{date} is more than two years ago. Please check the year.").format(
+                date=views.day(day)
+            ),
+            reply_markup=keyboards.only_cancel(),
+        )
+        return None
+    return day
+
+
+async def _offer(
+    message: Message,
+    state: FSMContext,
+    text: str,
+    kind: str,
+    due: dt.date | None,
+    remind_on: dt.date | None,
+    today: dt.date,
+) -> None:
+    """Show the result; keep a pending reminder in the conversation when one makes sense."""
+    await state.set_state(None)
+    if due is None or remind_on is None or due < today:
+        await state.update_data(dl=None)
+        await message.answer(text)
+        return
+    remind_on = max(remind_on, today)
+    await state.update_data(
+        dl={"kind": kind, "due": due.isoformat(), "remind_on": remind_on.isoformat()}
+    )
+    await message.answer(text, reply_markup=keyboards.remind_keyboard(remind_on))
+
+
+async def _calc_failed(
+    message: Message, state: FSMContext, exc: Exception, country: str = "ru"
+) -> None:
+    await state.set_state(None)
+    await state.update_data(dl=None)
+    if isinstance(exc, calc.CalcError) and exc.code == "no_rule":
+        await message.answer(
+            _(
+                "I have no checked rule for this case yet. Please ask {who}, or a migrant "
+                "resource centre."
+            ).format(who=views.authority(country))
+        )
+        return
+    log.warning("deadline calculation failed: %s", exc)
+    await message.answer(
+        _("Sorry, I cannot calculate this date now. Please ask {who}.").format(
+            who=views.authority(country)
+        )
+    )
+
+
+@router.message(DeadlineForm.arrival, F.text)
+async def on_arrival(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    deadline_today: Callable[[], dt.date] | None = None,
+) -> None:
+    today = _today(deadline_today)
+    arrived = await _read_date(message, today, past_only=True)
+    if arrived is None:
+        return
+    data = (await state.get_data()).get("dl") or {}
+    try:
+        result = calc.registration_deadline(
+            _rules(settings), data["country"], data["citizenship"], arrived
+        )
+    except (calc.CalcError, InvalidRules, KeyError) as exc:
+        await _calc_failed(message, state, exc, data.get("country", "ru"))
+        return
+    remind_on = result.deadline - dt.timedelta(days=REGISTRATION_REMIND_DAYS)
+    await _offer(
+        message,
+        state,
+        views.registration_html(result, data["country"]),
+        "registration",
+        result.deadline,
+        remind_on,
+        today,
+    )
+
+
+@router.message(DeadlineForm.entry, F.text)
+async def on_entry(
+    message: Message, state: FSMContext, deadline_today: Callable[[], dt.date] | None = None
+) -> None:
+    entered = await _read_date(message, _today(deadline_today), past_only=True)
+    if entered is None:
+        return
+    data = (await state.get_data()).get("dl") or {}
+    data["entered"] = entered.isoformat()
+    await state.update_data(dl=data)
+    await state.set_state(DeadlineForm.trips)
+    await message.answer(
+        _(
+            "Were you in {country} earlier in the last 12 months? Send each trip on its own "
+            "line as entry – exit, for example:\n10.01.2026 – 08.02.2026\nor press “No "
+            "earlier trips”."
+        ).format(country=views.country_name(data.get("country", "ru"))),
+        reply_markup=keyboards.no_trips_keyboard(),
+    )
+
+
+async def _finish_stay(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    earlier: list[Trip],
+    today: dt.date,
+) -> None:
+    data = (await state.get_data()).get("dl") or {}
+    try:
+        entered = dt.date.fromisoformat(data["entered"])
+        trips = check_trips([*earlier, Trip(entered, None)], today)
+        result = calc.stay_counter(
+            _rules(settings), data["country"], data["citizenship"], trips, today
+        )
+    except DateInputError:  # the trips cannot be counted (order, overlaps)
+        await message.answer(
+            _(
+                "These trips overlap, end before they start, or overlap this trip. "
+                "Please send them again, oldest first."
+            ),
+            reply_markup=keyboards.no_trips_keyboard(),
+        )
+        return
+    except (calc.CalcError, InvalidRules, KeyError, ValueError) as exc:
+        await _calc_failed(message, state, exc, data.get("country", "ru"))
+        return
+    last = result.last_legal_day
+    await _offer(
+        message,
+        state,
+        views.stay_html(result, data["country"]),
+        "stay",
+        last,
+        last - dt.timedelta(days=STAY_REMIND_DAYS) if last else None,
+        today,
+    )
+
+
+@router.message(DeadlineForm.trips, F.text)
+async def on_trips(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    deadline_today: Callable[[], dt.date] | None = None,
+) -> None:
+    today = _today(deadline_today)
+    try:
+        earlier = parse_trip_lines(message.text or "", today, lang(), MAX_PAST_TRIPS)
+    except DateInputError as exc:
+        if exc.code in ("trip", "too_many", "unparseable"):
+            text = _(
+                "I cannot read these trips. Send each trip on its own line as entry – exit, "
+                "for example 10.01.2026 – 08.02.2026, or press “No earlier trips”."
+            )
+        else:
+            text = views.date_error(exc)
+        await message.answer(text, reply_markup=keyboards.no_trips_keyboard())
+        return
+    await _finish_stay(message, state, settings, earlier, today)
+
+
+@router.callback_query(DeadlineForm.trips, DeadlineCb.filter(F.action == "none"))
+async def on_no_trips(
+    query: CallbackQuery,
+    state: FSMContext,
+    settings: Settings,
+    deadline_today: Callable[[], dt.date] | None = None,
+) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _finish_stay(query.message, state, settings, [], _today(deadline_today))
+
+
+@router.message(DeadlineForm.paid_until, F.text)
+async def on_paid_until(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    deadline_today: Callable[[], dt.date] | None = None,
+) -> None:
+    today = _today(deadline_today)
+    paid_until = await _read_date(message, today, past_only=False)
+    if paid_until is None:
+        return
+    if (paid_until - today).days > 366:
+        await message.answer(
+            _("A patent is paid for at most 12 months ahead. Please check the date."),
+            reply_markup=keyboards.only_cancel(),
+        )
+        return
+    try:
+        result = calc.patent_due(_rules(settings), paid_until)
+    except (calc.CalcError, InvalidRules) as exc:
+        await _calc_failed(message, state, exc)
+        return
+    text = views.patent_html(result)
+    if result.due < today:
+        text = (
+            "🛑 <b>"
+            + _(
+                "This date has passed: if the next month was not paid in time, the patent "
+                "is void. Go to the MVD migration office at once."
+            )
+            + "</b>\n\n"
+            + text
+        )
+    remind_on = result.due - dt.timedelta(days=settings.patent_reminder_days)
+    await _offer(message, state, text, "patent", result.due, remind_on, today)
+
+
+@router.message(DeadlineForm.country)
+@router.message(DeadlineForm.citizenship)
+async def text_instead_of_button(message: Message) -> None:
+    """Typed text where a button is expected: say so, keep the question open."""
+    await message.answer(_("Please choose with the buttons above, or press Cancel."))
