@@ -169,3 +169,33 @@ def test_console_script_runs_as_a_process(env, built):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["entry_id"] == "patent-payment"
+
+
+def test_run_with_a_token_and_a_broken_telegram_layer_fails_loudly(env, built):
+    # aiogram that cannot be imported (a broken install): with BOT_TOKEN set the
+    # operator asked for the bot, so `run` must exit non-zero and say why, never start
+    # the terminal chat and exit 0 (a service manager would think all is well).
+    broken = (
+        "import sys; sys.modules['aiogram'] = None; "
+        "from bot.cli import main; sys.exit(main(['run']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", broken],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BOT_TOKEN": "42:TEST"},
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Telegram layer cannot be loaded" in proc.stderr
+    assert "aiogram" in proc.stderr
+    assert "terminal chat" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_benchmarks_are_not_part_of_the_installed_package():
+    import importlib.util
+
+    assert importlib.util.find_spec("bot.bench") is None
+    assert importlib.util.find_spec("bot.telegram.standin") is None

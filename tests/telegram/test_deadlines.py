@@ -133,6 +133,31 @@ async def test_stay_counter_in_kazakh(dl):
     assert format_day(D("2026-06-23"), "kk") in remind["text"]  # 7 days before
 
 
+@pytest.mark.parametrize(("lang", "user"), [("uz", 111), ("ru", 112)])
+async def test_stay_caveats_reach_the_user_in_their_language(dl, lang, user):
+    # The calculator's caveats are codes; the bot words them. Trips in 2025 from 1 Jan to
+    # 1 May: day 91 of the calendar year is 1 April 2025, so the count warns that an
+    # overstay may be on record, in the user's language, naming whom to ask.
+    tg = dl
+    on(tg, "2026-06-10")
+    ask_country = await start(tg, user, "stay", lang)
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, lang)
+    await tap_and_read(tg, data("cit", "uz"), ask_cit, user, lang)
+    await tg.say(user, "01.06.2026", lang)
+    [result] = await tg.say(user, "01.01.2025 - 01.05.2025", lang)
+    _ = gettext_for(lang)
+    english = (
+        "Your trips already went over the limit on {date}: an overstay may be on "
+        "record. Ask {who} before you travel."
+    )
+    warning = _(english)
+    assert warning != english  # translated, not the English source
+    expected = warning.format(
+        date=format_day(D("2025-04-01"), lang), who=_("the MVD migration office")
+    )
+    assert expected in result.shown
+
+
 async def test_patent_reminder_n_days_before(dl):
     tg, user = dl, 104
     on(tg, "2026-03-01")
