@@ -9,9 +9,10 @@ BIN = $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/migrant-bot run
 
-## Install everything (incl. torch CPU and sentence-transformers) and run lint and tests.
+## Install everything (incl. torch CPU and sentence-transformers); lint, type-check, test.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 $(VENV)/.installed: pyproject.toml
@@ -41,6 +42,7 @@ update-catalogues: extract-messages
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format:
 	$(BIN)/ruff format .

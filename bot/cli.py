@@ -193,7 +193,7 @@ def cmd_ask(args, settings: Settings) -> int:
         raise CliError(f"--lang must be one of {', '.join(LANGUAGES)}")
     assistant = service.open_assistant(settings)
     result = assistant.ask(args.text, lang=args.lang)
-    text = render(result, result.kb, settings.help_contact)
+    text = render(result, result.kb or assistant.version.kb, settings.help_contact)
     if args.json:
         print(json.dumps(_result_json(result, text), ensure_ascii=False, indent=1))
     else:
@@ -228,7 +228,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
             pending = []
             continue
         result = assistant.ask(line, lang=args.lang)
-        kb = result.kb
+        kb = result.kb or kb
         print("\n" + render(result, kb, settings.help_contact) + "\n")
         pending = result.candidates if result.decision == "clarify" else []
         pending_lang = result.lang

@@ -31,7 +31,12 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
         if quiet or total == 0:
             return None
         bar = tqdm(total=total, desc="embedding new texts", unit="text", file=sys.stderr)
-        return bar.update
+
+        def tick(n: int) -> None:
+            if bar is not None:
+                bar.update(n)
+
+        return tick
 
     try:
         return build_index(

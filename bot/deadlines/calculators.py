@@ -21,7 +21,6 @@ from bot.deadlines.dates import Trip, check_trips, parse_trips
 from bot.deadlines.rules import (
     Calendar,
     OutsideCalendar,
-    PatentRule,
     RegistrationRule,
     Rule,
     RuleSet,
@@ -423,7 +422,7 @@ def patent_due(
     matching = [r for r in rules.patent if r.applies(country, "", paid_until)]
     if not matching:
         raise CalcError("no_rule", f"there is no patent rule for {country.upper()} on {paid_until}")
-    rule: PatentRule = matching[0]  # type: ignore[assignment]
+    rule = matching[0]
     if remind_days is not None and remind_days < 0:
         raise CalcError("remind_days", "the reminder must be 0 or more days before the due date")
     caveats = _rule_caveats(rule)

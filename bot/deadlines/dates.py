@@ -216,11 +216,11 @@ def parse_user_date(text: str, today: dt.date, lang: str | None = None) -> dt.da
         raise DateInputError("empty", "no date given; write it like 05.03.2026 or 5 March")
     compact = raw.replace(" ", "")
     if match := _ISO.match(compact):
-        year, month, day = (int(g) for g in match.groups())
-        return _build(day, month, year, today, raw)
+        y, m, d = (int(g) for g in match.groups())
+        return _build(d, m, y, today, raw)
     if match := _NUMERIC.match(compact):
         day, month = int(match.group(1)), int(match.group(2))
-        year = _year(match.group(3)) if match.group(3) else None
+        year: int | None = _year(match.group(3)) if match.group(3) else None
         return _build(day, month, year, today, raw)
     if re.fullmatch(r"\d+", compact):
         raise DateInputError(
@@ -247,8 +247,7 @@ def parse_user_date(text: str, today: dt.date, lang: str | None = None) -> dt.da
         raise DateInputError(
             "unparseable", f"'{raw}': write the day, the month and the year, e.g. 5 March 2026"
         )
-    year = _year(year_text) if year_text is not None else None
-    return _build(int(day_text), month, year, today, raw)
+    return _build(int(day_text), month, _year(year_text) if year_text else None, today, raw)
 
 
 def parse_iso(text: str, what: str) -> dt.date:

@@ -164,7 +164,7 @@ class _FileChecker(DocumentChecker):
             self.error(f"valid_to {valid_to} is before valid_from {valid_from}", *at, "valid_to")
         status, as_of, caveat = self.status_as_of_caveat(item, at)
         sources = self.sources(item.get("sources"), (*at, "sources"))
-        common = dict(
+        common: dict[str, Any] = dict(
             id=str(rule_id),
             country=country,
             citizenships=citizenships,
@@ -451,7 +451,11 @@ def _overlaps(kind: str, rules: list[Rule]) -> list[Problem]:
                 continue
             if (a.citizenships is None) != (b.citizenships is None):
                 continue
-            if a.citizenships is not None and not (a.citizenships & b.citizenships):
+            if (
+                a.citizenships is not None
+                and b.citizenships is not None
+                and not (a.citizenships & b.citizenships)
+            ):
                 continue
             a_end = a.valid_to or dt.date.max
             b_end = b.valid_to or dt.date.max

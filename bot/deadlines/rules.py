@@ -23,7 +23,9 @@ def iso_countries() -> frozenset[str]:
     from babel import Locale
 
     return frozenset(
-        code.lower() for code in Locale("en").territories if len(code) == 2 and code.isalpha()
+        str(code).lower()
+        for code in Locale("en").territories
+        if isinstance(code, str) and len(code) == 2 and code.isalpha()
     )
 
 

@@ -104,8 +104,8 @@ class _EntryChecker(DocumentChecker):
             return None
         return Entry(
             id=entry_id,
-            country=country,
-            status=status,
+            country=str(country),
+            status=str(status),
             as_of=as_of,
             review_by=review_by,
             sources=sources,

@@ -132,7 +132,10 @@ class SentenceTransformerEmbedder:
         )
         get_dim = getattr(self._model, "get_embedding_dimension", None)
         get_dim = get_dim or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise EmbeddingError(f"the model {model!r} does not say its embedding dimension")
+        self.dim = int(dim)
         name = os.path.basename(os.path.normpath(model)) if os.path.exists(model) else model
         self.model_id = f"sentence-transformers/{name}"
         if self.query_prefix or self.passage_prefix:

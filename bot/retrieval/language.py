@@ -109,6 +109,7 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
     norm = normalize(text)
     script = script_of(norm)
     words = set(tokens(norm))
+    candidates: tuple[str, ...]
     if script == "cyrl":
         candidates = ("ru", "kk", "ky", "tg", "uz")
     elif script == "latn":

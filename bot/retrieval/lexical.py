@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from bot.retrieval.normalize import fold_letters, tokens
 
@@ -46,7 +46,7 @@ class LexicalIndex:
 
     def __init__(
         self,
-        docs: dict[str, Iterable[str]],
+        docs: Mapping[str, Iterable[str]],
         prefix: int = PREFIX,
         k1: float = 1.2,
         b: float = 0.75,

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from bot.privacy import anonymise
+from bot.storage import Reminder
+
+# The columns of a reminder, in the order `reminder_from_row` reads them (both backends
+# select exactly these).
+REMINDER_COLUMNS = "id, chat_id, kind, due, remind_on, lang, status"
 
 KINDS: tuple[str, ...] = ("patent", "registration", "stay")
 GAP_REASONS: tuple[str, ...] = ("abstain", "downvote")
@@ -56,3 +62,20 @@ def clean_gap_text(text: str) -> str:
 
 def as_date(value: dt.date | dt.datetime) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
+
+
+def reminder_from_row(row: Sequence[Any]) -> Reminder:
+    """A reminder from a row of `REMINDER_COLUMNS`: PostgreSQL gives dates, SQLite
+    gives their ISO text."""
+    id_, chat_id, kind, due, remind_on, lang, status = row
+    return Reminder(
+        id=int(id_),
+        chat_id=int(chat_id),
+        kind=kind,
+        due=due if isinstance(due, dt.date) else dt.date.fromisoformat(due),
+        remind_on=(
+            remind_on if isinstance(remind_on, dt.date) else dt.date.fromisoformat(remind_on)
+        ),
+        lang=lang,
+        status=status,
+    )

@@ -20,6 +20,7 @@ import asyncpg
 
 from bot.storage import Gap, Reminder, Stats, Storage, StorageError, StorageUnavailable
 from bot.storage.common import (
+    REMINDER_COLUMNS,
     STALE_CLAIM,
     Clock,
     as_utc,
@@ -27,11 +28,11 @@ from bot.storage.common import (
     check_reminder,
     clean_gap_text,
     hour_bucket,
+    reminder_from_row,
     utcnow,
 )
 from bot.storage.migrations import apply_postgres
 
-_REMINDER_COLUMNS = "id, chat_id, kind, due, remind_on, lang, status"
 # Errors that mean "the server is not there" rather than "the server said no".
 _UNAVAILABLE = (
     OSError,
@@ -41,18 +42,6 @@ _UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
 )
-
-
-def _reminder(row: asyncpg.Record) -> Reminder:
-    return Reminder(
-        id=int(row["id"]),
-        chat_id=int(row["chat_id"]),
-        kind=row["kind"],
-        due=row["due"],
-        remind_on=row["remind_on"],
-        lang=row["lang"],
-        status=row["status"],
-    )
 
 
 def _count(status: str) -> int:
@@ -324,7 +313,7 @@ class PostgresStorage(Storage):
                 "ON CONFLICT (user_key, kind, due) WHERE status IN ('pending', 'sending') "
                 "DO UPDATE SET remind_on = excluded.remind_on, lang = excluded.lang, "
                 "chat_id = excluded.chat_id WHERE reminders.status = 'pending' "
-                f"RETURNING {_REMINDER_COLUMNS}",
+                f"RETURNING {REMINDER_COLUMNS}",
                 user_key,
                 int(chat_id),
                 kind,
@@ -335,22 +324,22 @@ class PostgresStorage(Storage):
             )
             if row is None:  # the same reminder is being delivered right now
                 row = await conn.fetchrow(
-                    f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE user_key = $1 "
+                    f"SELECT {REMINDER_COLUMNS} FROM reminders WHERE user_key = $1 "
                     "AND kind = $2 AND due = $3 AND status IN ('pending', 'sending')",
                     user_key,
                     kind,
                     due,
                 )
-        return _reminder(row)
+        return reminder_from_row(row)
 
     async def reminders(self, user_key: str) -> list[Reminder]:
         async with self._conn(transaction=False) as conn:
             rows = await conn.fetch(
-                f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE user_key = $1 "
+                f"SELECT {REMINDER_COLUMNS} FROM reminders WHERE user_key = $1 "
                 "AND status IN ('pending', 'sending') ORDER BY remind_on, id",
                 user_key,
             )
-        return [_reminder(row) for row in rows]
+        return [reminder_from_row(row) for row in rows]
 
     async def cancel_reminder(self, user_key: str, reminder_id: int) -> bool:
         async with self._conn(transaction=False) as conn:
@@ -376,13 +365,13 @@ class PostgresStorage(Storage):
                 "UPDATE reminders SET status = 'sending', claimed_by = $1, claimed_at = $2 "
                 "WHERE status = 'pending' AND id IN (SELECT id FROM reminders "
                 "WHERE status = 'pending' AND remind_on <= $3 ORDER BY remind_on, id "
-                f"LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {_REMINDER_COLUMNS}",
+                f"LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {REMINDER_COLUMNS}",
                 worker,
                 now,
                 today,
                 max(0, int(limit)),
             )
-        return sorted((_reminder(row) for row in rows), key=lambda r: (r.remind_on, r.id))
+        return sorted((reminder_from_row(row) for row in rows), key=lambda r: (r.remind_on, r.id))
 
     async def mark_sent(self, reminder_id: int) -> None:
         async with self._conn(transaction=False) as conn:

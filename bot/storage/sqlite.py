@@ -21,6 +21,7 @@ import aiosqlite
 
 from bot.storage import Gap, Reminder, Stats, Storage, StorageError, StorageUnavailable
 from bot.storage.common import (
+    REMINDER_COLUMNS,
     STALE_CLAIM,
     Clock,
     as_utc,
@@ -28,6 +29,7 @@ from bot.storage.common import (
     check_reminder,
     clean_gap_text,
     hour_bucket,
+    reminder_from_row,
     utcnow,
 )
 from bot.storage.migrations import apply_sqlite
@@ -40,7 +42,6 @@ BUSY_TIMEOUT_MS = 5000
 _aiosqlite_log = logging.getLogger("aiosqlite")
 if _aiosqlite_log.level == logging.NOTSET:
     _aiosqlite_log.setLevel(logging.INFO)
-_REMINDER_COLUMNS = "id, chat_id, kind, due, remind_on, lang, status"
 
 
 def _ts(moment: dt.datetime) -> str:
@@ -50,18 +51,6 @@ def _ts(moment: dt.datetime) -> str:
 
 def _parse_ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-
-
-def _reminder(row: tuple) -> Reminder:
-    return Reminder(
-        id=int(row[0]),
-        chat_id=int(row[1]),
-        kind=row[2],
-        due=dt.date.fromisoformat(row[3]),
-        remind_on=dt.date.fromisoformat(row[4]),
-        lang=row[5],
-        status=row[6],
-    )
 
 
 class SQLiteStorage(Storage):
@@ -211,7 +200,8 @@ class SQLiteStorage(Storage):
                 "FROM feedback WHERE created_at >= ?",
                 (cutoff,),
             ) as cur:
-                helpful, unhelpful = await cur.fetchone()
+                totals = await cur.fetchone()
+        helpful, unhelpful = totals if totals is not None else (0, 0)
         for decision, lang, entry_id, n in rows:
             by_decision[decision] = by_decision.get(decision, 0) + int(n)
             by_lang[lang] = by_lang.get(lang, 0) + int(n)
@@ -272,7 +262,7 @@ class SQLiteStorage(Storage):
                 "ON CONFLICT (user_key, kind, due) WHERE status IN ('pending', 'sending') "
                 "DO UPDATE SET remind_on = excluded.remind_on, lang = excluded.lang, "
                 "chat_id = excluded.chat_id WHERE reminders.status = 'pending' "
-                f"RETURNING {_REMINDER_COLUMNS}",
+                f"RETURNING {REMINDER_COLUMNS}",
                 (
                     user_key,
                     int(chat_id),
@@ -286,24 +276,26 @@ class SQLiteStorage(Storage):
                 row = await cur.fetchone()
             if row is None:  # the same reminder is being delivered right now
                 async with conn.execute(
-                    f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE user_key = ? AND kind = ? "
+                    f"SELECT {REMINDER_COLUMNS} FROM reminders WHERE user_key = ? AND kind = ? "
                     "AND due = ? AND status IN ('pending', 'sending')",
                     (user_key, kind, due.isoformat()),
                 ) as cur:
                     row = await cur.fetchone()
-        return _reminder(row)
+        if row is None:
+            raise StorageError("the reminder was neither stored nor found; try again")
+        return reminder_from_row(row)
 
     async def reminders(self, user_key: str) -> list[Reminder]:
         async with (
             self._tx(write=False) as conn,
             conn.execute(
-                f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE user_key = ? "
+                f"SELECT {REMINDER_COLUMNS} FROM reminders WHERE user_key = ? "
                 "AND status IN ('pending', 'sending') ORDER BY remind_on, id",
                 (user_key,),
             ) as cur,
         ):
             rows = await cur.fetchall()
-        return [_reminder(row) for row in rows]
+        return [reminder_from_row(row) for row in rows]
 
     async def cancel_reminder(self, user_key: str, reminder_id: int) -> bool:
         async with self._tx() as conn:
@@ -328,11 +320,11 @@ class SQLiteStorage(Storage):
                 "UPDATE reminders SET status = 'sending', claimed_by = ?, claimed_at = ? "
                 "WHERE id IN (SELECT id FROM reminders WHERE status = 'pending' "
                 "AND remind_on <= ? ORDER BY remind_on, id LIMIT ?) "
-                f"RETURNING {_REMINDER_COLUMNS}",
+                f"RETURNING {REMINDER_COLUMNS}",
                 (worker, _ts(now), today.isoformat(), max(0, int(limit))),
             ) as cur:
                 rows = await cur.fetchall()
-        return sorted((_reminder(row) for row in rows), key=lambda r: (r.remind_on, r.id))
+        return sorted((reminder_from_row(row) for row in rows), key=lambda r: (r.remind_on, r.id))
 
     async def mark_sent(self, reminder_id: int) -> None:
         async with self._tx() as conn:

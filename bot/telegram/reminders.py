@@ -37,7 +37,7 @@ async def on_remind(
     deadline_today: Callable[[], dt.date] | None = None,
 ) -> None:
     data = (await state.get_data()).get("dl") or {}
-    if query.message is None or data.get("kind") not in KINDS or "due" not in data:
+    if not isinstance(query.message, Message) or data.get("kind") not in KINDS or "due" not in data:
         await query.answer(_("This button is out of date. Send /deadlines to begin again."))
         return
     due = dt.date.fromisoformat(data["due"])

@@ -116,6 +116,7 @@ class RetryMiddleware(BaseRequestMiddleware):
         attempt = 0
         ambiguous = 0
         waited = 0.0
+        error: Exception
         while True:
             attempt += 1
             try:

@@ -9,7 +9,7 @@ import datetime as dt
 import html
 from typing import Any
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import Message, TelegramObject
 from aiogram.utils.i18n import I18n
@@ -65,7 +65,9 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @router.message(Command("stats"))
-async def cmd_stats(message: Message, command: CommandObject, storage: Storage, i18n: I18n) -> None:
+async def cmd_stats(
+    message: Message, bot: Bot, command: CommandObject, storage: Storage, i18n: I18n
+) -> None:
     days = _days(command, DEFAULT_STATS_DAYS)
     if days is None:
         await message.answer(_("Usage: /stats [days], days from 1 to {max}").format(max=MAX_DAYS))
@@ -89,11 +91,13 @@ async def cmd_stats(message: Message, command: CommandObject, storage: Storage, 
             up=stats.helpful, down=stats.unhelpful, ratio=ratio
         ),
     ]
-    await send_html(message.bot, message.chat.id, "\n".join(lines))
+    await send_html(bot, message.chat.id, "\n".join(lines))
 
 
 @router.message(Command("gaps"))
-async def cmd_gaps(message: Message, command: CommandObject, storage: Storage, i18n: I18n) -> None:
+async def cmd_gaps(
+    message: Message, bot: Bot, command: CommandObject, storage: Storage, i18n: I18n
+) -> None:
     days = _days(command, DEFAULT_GAPS_DAYS)
     if days is None:
         await message.answer(_("Usage: /gaps [days], days from 1 to {max}").format(max=MAX_DAYS))
@@ -118,7 +122,7 @@ async def cmd_gaps(message: Message, command: CommandObject, storage: Storage, i
         quote = html.escape(gap.text[:QUOTE_CHARS])
         reason = reasons.get(gap.reason, html.escape(gap.reason))
         lines.append(f"{i}. ×{gap.count} [{gap.lang}, {reason}] {quote}")
-    await send_html(message.bot, message.chat.id, "\n".join(lines))
+    await send_html(bot, message.chat.id, "\n".join(lines))
 
 
 @router.message(Command("reload"))
@@ -149,7 +153,7 @@ async def cmd_reload(message: Message, assistant: Assistant) -> None:
 
 @router.message(Command("preview"))
 async def cmd_preview(
-    message: Message, command: CommandObject, assistant: Assistant, i18n: I18n
+    message: Message, bot: Bot, command: CommandObject, assistant: Assistant, i18n: I18n
 ) -> None:
     text = (command.args or "").strip()
     if not text:
@@ -169,4 +173,4 @@ async def cmd_preview(
         lines.append(
             f"{i}. <code>{c.score:.4f}</code> {html.escape(c.entry_id)} — {html.escape(title)}"
         )
-    await send_html(message.bot, message.chat.id, "\n".join(lines))
+    await send_html(bot, message.chat.id, "\n".join(lines))

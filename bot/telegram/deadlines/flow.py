@@ -87,7 +87,7 @@ async def on_cancel(query: CallbackQuery, state: FSMContext) -> None:
     await state.set_state(None)
     await state.update_data(dl=None)
     await query.answer()
-    if query.message is not None:
+    if isinstance(query.message, Message):
         await query.message.edit_text(
             _("Cancelled. Send /deadlines to start again."), reply_markup=None
         )
