@@ -1,6 +1,6 @@
 """Deadline calculators: registration deadline, stay-limit counter, patent payment date.
 
-Pure functions over `bot.rules` data (no Telegram, no I/O), so the CLI, the bot and the
+Pure functions over `bot.deadlines.rules` data (no Telegram, no I/O), so the CLI, the bot and the
 reminder scheduler compute the same dates. Every result names the rule, its sources and
 status, and carries the caveats and an "estimate, check with ..." note: a wrong date can
 cost a person years, so the calculators never present a figure as certain.
@@ -27,6 +27,7 @@ from bot.deadlines.rules import (
     StayRule,
     iso_countries,
 )
+from bot.domain import STAY_COUNTRIES
 from bot.errors import InputError
 from bot.knowledge.entries import Source
 
@@ -178,7 +179,7 @@ class PatentResult:
 
 def check_country(country: str) -> str:
     value = (country or "").strip().lower()
-    if value not in ("ru", "kz"):
+    if value not in STAY_COUNTRIES:
         raise CalcError("country", f"country '{country}' must be ru (Russia) or kz (Kazakhstan)")
     return value
 

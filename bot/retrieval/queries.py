@@ -27,8 +27,8 @@ def clauses(text: str) -> list[str]:
     question. Compared as a whole, such a message is further from every entry than the
     question alone would be, and most of its words are not the question's, so both the
     cosine and the lexical coverage drop. Searching each clause too lets the clause that
-    holds the question lift its entry (`bot.search.CLAUSE_WEIGHT`); the lexical term
-    has its own remedy (`bot.lexical.COVERAGE_CAP`)."""
+    holds the question lift its entry (`bot.retrieval.ranking.CLAUSE_WEIGHT`); the lexical term
+    has its own remedy (`bot.retrieval.lexical.COVERAGE_CAP`)."""
     if len(tokens(text)) <= LONG_QUESTION_WORDS:
         return []
     parts = (normalize(p) for p in _CLAUSE_END.split(text))

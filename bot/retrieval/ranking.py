@@ -52,9 +52,9 @@ class Ranker:
     def rank(self, variants: list[str], clauses: Sequence[str] = ()) -> list[Candidate]:
         """Entries by score: the best-matching row of each entry (cosine) over the
         question's variants, lifted by `CLAUSE_WEIGHT` of the way to its best clause's
-        when a clause of a long message (`bot.text.clause_variants`) matches it better,
+        when a clause of a long message (`bot.retrieval.queries.clause_variants`) matches it better,
         plus the lexical coverage term, minus a penalty for entries about another country
-        than the ones the question names (`bot.text.other_country`)."""
+        than the ones the question names (`bot.retrieval.countries.other_country`)."""
         return self.rank_many([variants], [list(clauses)])[0]
 
     def rank_many(

@@ -1,7 +1,7 @@
 """The Telegram layer (aiogram 3): routers per feature, the language middleware, polling
 and webhook runners, and a local Bot API stand-in for end-to-end tests.
 
-Only this package imports aiogram; the core (bot.search, bot.render...) stays
+Only this package imports aiogram; the core (bot.retrieval, bot.deadlines...) stays
 Telegram-free.
 """
 

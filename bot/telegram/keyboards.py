@@ -10,7 +10,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.domain import LANGUAGES
 from bot.i18n import language_name
 from bot.knowledge.entries import Entry, KnowledgeBase
-from bot.telegram.callbacks import EntryCb, ForgetCb, LangCb, PrivacyCb, TopicsCb, VoteCb
+from bot.telegram.callbacks import (
+    TOPIC_COUNTRIES,
+    EntryCb,
+    ForgetCb,
+    LangCb,
+    PrivacyCb,
+    TopicsCb,
+    VoteCb,
+)
 
 TOPICS_PER_PAGE = 6
 MAX_LABEL = 60  # characters on a button before it is shortened
@@ -74,7 +82,7 @@ def countries(kb: KnowledgeBase) -> InlineKeyboardMarkup:
     names = {"ru": "🇷🇺 " + _("Russia"), "kz": "🇰🇿 " + _("Kazakhstan"), "any": _("Both")}
     present = {e.country for e in kb}
     builder = InlineKeyboardBuilder()
-    for code in ("ru", "kz", "any"):
+    for code in TOPIC_COUNTRIES:
         if code in present:
             builder.button(text=names[code], callback_data=TopicsCb(country=code, page=0))
     builder.adjust(2)

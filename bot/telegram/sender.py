@@ -1,4 +1,4 @@
-"""Delivers reminders through aiogram: the `bot.reminders.Sender` for Telegram.
+"""Delivers reminders through aiogram: the `bot.deadlines.reminders.Sender` for Telegram.
 
 Each reminder carries one inline button that cancels it. Its callback data is
 ``rem:off:<reminder_id>`` (e.g. ``rem:off:42``); the Telegram handlers parse it and call

@@ -114,3 +114,49 @@ def test_month_words():
     assert month_from_word("dekabr") == 12
     assert month_from_word("ма") is None  # too short to tell
     assert month_from_word("table") is None
+
+
+# ------------------------------------------------------------------ trips
+
+
+JUNE = dt.date(2026, 6, 10)
+
+
+def test_trip_lines_as_people_type_them():
+    from bot.deadlines.dates import Trip, parse_trip_lines
+
+    text = "1 mart - 30 mart\n10.01.2026 – 08.02.2026\n"
+    assert parse_trip_lines(text, JUNE, "uz") == [
+        Trip(dt.date(2026, 1, 10), dt.date(2026, 2, 8)),
+        Trip(dt.date(2026, 3, 1), dt.date(2026, 3, 30)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("10.01.2026", "trip"),  # one date, no exit
+        ("\n".join(["01.01.2026 - 02.01.2026"] * 11), "too_many"),
+        ("31.02.2026 - 05.03.2026", "impossible"),
+    ],
+)
+def test_unreadable_trip_lines_say_why(text, code):
+    from bot.deadlines.dates import DateInputError, parse_trip_lines
+
+    with pytest.raises(DateInputError) as err:
+        parse_trip_lines(text, JUNE, "ru", max_trips=10)
+    assert err.value.code == code
+
+
+def test_trips_that_cannot_be_counted_are_refused_the_same_way_for_cli_and_bot():
+    from bot.deadlines.dates import DateInputError, Trip, check_trips, parse_trips
+
+    overlapping = [
+        Trip(dt.date(2026, 1, 1), dt.date(2026, 1, 20)),
+        Trip(dt.date(2026, 1, 15), None),
+    ]
+    with pytest.raises(DateInputError, match="without overlaps") as typed:
+        check_trips(overlapping, JUNE)
+    with pytest.raises(DateInputError, match="without overlaps") as cli:
+        parse_trips("2026-01-01:2026-01-20,2026-01-15:", JUNE)
+    assert typed.value.code == cli.value.code == "trips"

@@ -126,6 +126,13 @@ def test_calendar_days():
             "    days_off: [2025-01-09,",
             "days_off: 2025-01-09 is not in 2026",
         ),
+        (
+            # The same check as for knowledge entries (one toolkit): a space in a URL.
+            "registration.yaml",
+            "        url: http://pravo.gov.ru/proxy/ips/?docbody=&nd=102107937\n",
+            "        url: http://pravo.gov.ru/proxy/ips/?docbody=&nd=102107937 ст. 20\n",
+            "is not a web address",
+        ),
     ],
 )
 def test_a_bad_edit_is_reported_at_its_line(rules_copy, file, old, new, reason):

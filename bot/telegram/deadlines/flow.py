@@ -1,17 +1,17 @@
-"""/deadlines: registration deadline, stay-limit counter and patent payment date, with
-buttons, typed dates and reminders.
+"""The /deadlines conversation: registration deadline, stay-limit counter and patent
+payment date, asked with buttons and typed dates.
 
-The figures come from the core calculators (`bot.calc` over `knowledge/rules`); this
-module only asks, parses what people type (`bot.dates`), shows the result in the user's
-language with the rule and its sources, and offers a reminder. Every result says it is
-an estimate to check with the authority, because a wrong date can cost a person years.
+The figures come from the core calculators (`bot.deadlines.calculators` over
+`knowledge/rules`) and dates and trips are read by `bot.deadlines.dates`; this module
+only asks, keeps the state and hands results to `views` (the wording) and `keyboards`
+(the buttons), then offers a reminder (taken by `bot.telegram.reminders`). Every result
+says it is an estimate to check with the authority, because a wrong date can cost a
+person years.
 
 The conversation state (aiogram FSM) holds only what the next step needs: the chosen
 calculator, country, citizenship and the pending reminder dates; no names, no documents.
 Dates that cannot be right (31.02, an arrival in the future) are refused with a message
-and the same question stays open. Reminders carry a one-tap unsubscribe button
-(`rem:off:<id>`, see bot/telegram/sender.py) that works for as long as the reminder
-exists.
+and the same question stays open.
 """
 
 from __future__ import annotations
