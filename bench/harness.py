@@ -14,6 +14,7 @@ Each simulated user sends a question, waits for the bot's reply, then sends the 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import options
 from bot.retrieval.embed import Embedder, make_embedder
 from bot.retrieval.index import build_index
 from bot.settings import Settings
@@ -395,3 +397,33 @@ def table(results: dict[str, Any]) -> str:
         if key in results:
             lines.append(f"{key}: {json.dumps(results[key], ensure_ascii=False)}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the benchmarks `args` ask for; print a table (or JSON) and write --output."""
+    results: dict = {}
+    if not args.skip_throughput:
+        users, per_user = (8, 4) if args.quick else (args.users, args.messages)
+        results.update(throughput(settings, users=users, per_user=per_user))
+    if args.reindex:
+        results["reindex"] = reindex(settings)
+    if args.soak:
+        results["soak"] = soak(settings, updates=args.soak)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=1) if args.json else table(results))
+    return 0
+
+
+def main(argv: list[str], output: Path | None = None) -> int:
+    """The scripts' entry point: `bench/throughput.py --quick` and the like."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    options.add_arguments(parser)
+    args = parser.parse_args(argv)
+    if output is not None and not args.output:
+        args.output = str(output)
+    return run(args, Settings())

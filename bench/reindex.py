@@ -10,10 +10,12 @@ Prints the figures and writes bench/results/reindex.json.
 import sys
 from pathlib import Path
 
-from bot.cli import main
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: bench/ and tests/ live beside bot/
 
-OUT = Path(__file__).parent / "results" / "reindex.json"
+from bench.harness import main  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "reindex.json"
 
 if __name__ == "__main__":
-    OUT.parent.mkdir(exist_ok=True)
-    sys.exit(main(["bench", "--skip-throughput", "--reindex", *sys.argv[1:], "--output", str(OUT)]))
+    sys.exit(main(["--skip-throughput", "--reindex", *sys.argv[1:]], output=OUT))

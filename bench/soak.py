@@ -10,11 +10,22 @@ bench/results/soak.json.
 import sys
 from pathlib import Path
 
-from bot.cli import main
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: bench/ and tests/ live beside bot/
 
-OUT = Path(__file__).parent / "results" / "soak.json"
+from bench.harness import main  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "soak.json"
 
 if __name__ == "__main__":
-    OUT.parent.mkdir(exist_ok=True)
-    n = sys.argv[1] if len(sys.argv) > 1 else "50000"
-    sys.exit(main(["bench", "--skip-throughput", "--soak", n, "--output", str(OUT)]))
+    sys.exit(
+        main(
+            [
+                "--skip-throughput",
+                "--soak",
+                sys.argv[1] if len(sys.argv) > 1 else "50000",
+                *sys.argv[2:],
+            ],
+            output=OUT,
+        )
+    )

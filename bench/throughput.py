@@ -9,10 +9,12 @@ Prints a table and writes bench/results/throughput.json. Same as `migrant-bot be
 import sys
 from pathlib import Path
 
-from bot.cli import main
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: bench/ and tests/ live beside bot/
 
-OUT = Path(__file__).parent / "results" / "throughput.json"
+from bench.harness import main  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "throughput.json"
 
 if __name__ == "__main__":
-    OUT.parent.mkdir(exist_ok=True)
-    sys.exit(main(["bench", *sys.argv[1:], "--output", str(OUT)]))
+    sys.exit(main(sys.argv[1:], output=OUT))

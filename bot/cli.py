@@ -324,37 +324,26 @@ def cmd_calibrate(args, settings: Settings) -> int:
     return 0
 
 
-def _bench_harness():
-    """The benchmark harness in bench/ of the source checkout: benchmarks are not part
-    of the installed package (they drive the test stand-in and read tests/data)."""
+def _bench_module(name: str, required: bool = True) -> Any:
+    """A module of bench/ in the source checkout: benchmarks are not part of the
+    installed package (they drive the test stand-in and read tests/data)."""
     import importlib
 
     root = Path(__file__).resolve().parent.parent
-    if not (root / "bench" / "harness.py").is_file():
+    if not (root / "bench" / f"{name}.py").is_file():
+        if not required:
+            return None
         raise CliError(
-            f"benchmarks run from a source checkout: no bench/harness.py under {root}. "
+            f"benchmarks run from a source checkout: no bench/{name}.py under {root}. "
             "Clone the repository and install it with `make run`."
         )
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    return importlib.import_module("bench.harness")
+    return importlib.import_module(f"bench.{name}")
 
 
 def cmd_bench(args, settings: Settings) -> int:
-    bench = _bench_harness()
-
-    results: dict = {}
-    if not args.skip_throughput:
-        users, per_user = (8, 4) if args.quick else (args.users, args.messages)
-        results.update(bench.throughput(settings, users=users, per_user=per_user))
-    if args.reindex:
-        results["reindex"] = bench.reindex(settings)
-    if args.soak:
-        results["soak"] = bench.soak(settings, updates=args.soak)
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(results, indent=1) if args.json else bench.table(results))
-    return 0
+    return int(_bench_module("harness").run(args, settings))
 
 
 # ------------------------------------------------------------------ deadlines
@@ -524,14 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--show-errors", action="store_true", help="list the misses")
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="throughput and latency vs a naive bot (figures, JSON)")
-    p.add_argument("--quick", action="store_true", help="8 users x 4 messages")
-    p.add_argument("--users", type=int, default=16, help="simulated users (default 16)")
-    p.add_argument("--messages", type=int, default=8, help="messages per user (default 8)")
-    p.add_argument("--reindex", action="store_true", help="also time a full and a 1-entry reindex")
-    p.add_argument("--soak", type=int, metavar="N", help="also push N updates through one worker")
-    p.add_argument("--skip-throughput", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--output", "-o", help="also write the JSON to this file")
+    bench_options = _bench_module("options", required=False)
+    if bench_options is not None:
+        bench_options.add_arguments(p)
     p.set_defaults(func=cmd_bench)
     return parser
 

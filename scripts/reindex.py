@@ -5,9 +5,9 @@ Same as `migrant-bot reindex`; exits 1 (and changes nothing) when the knowledge 
 errors. Configuration comes from the environment (KB_DIR, DATA_DIR, EMBED_BACKEND, ...).
 """
 
+import subprocess
 import sys
 
-from bot.cli import main
-
 if __name__ == "__main__":
-    sys.exit(main(["reindex", *sys.argv[1:]]))
+    # The command itself, so that its options, messages and exit codes are the same.
+    sys.exit(subprocess.call([sys.executable, "-m", "bot.cli", "reindex", *sys.argv[1:]]))

@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 TELEGRAM_LIBRARIES = ("aiogram", "aiohttp")
 OUTSIDE = ("bench", "tests")
+# Entry points outside the package that must not import the CLI either: they run it.
 
 
 def unit_of(module: str) -> str:
