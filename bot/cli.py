@@ -31,7 +31,6 @@ from bot.domain import LANGUAGES
 from bot.errors import EXIT_USAGE, ConfigError, InputError, MigrantBotError
 from bot.knowledge.validation import InvalidKnowledgeBase, check_kb
 from bot.knowledge.yamldoc import errors
-from bot.retrieval.index import current_version_name, list_versions, switch_to
 from bot.settings import Settings
 
 log = logging.getLogger("migrant-bot")
@@ -146,6 +145,8 @@ def cmd_reindex(args, settings: Settings) -> int:
 
 
 def cmd_index(args, settings: Settings) -> int:
+    from bot.retrieval.index import current_version_name, list_versions, switch_to
+
     if args.action == "list":
         current = current_version_name(settings.index_dir)
         versions = list_versions(settings.index_dir)

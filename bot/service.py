@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.retrieval.assistant import Assistant
-from bot.retrieval.embed import make_embedder
-from bot.retrieval.index import BuildReport, IndexNotFound, build_index
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # the model and FAISS load only when a command needs them
+    from bot.retrieval.assistant import Assistant
+    from bot.retrieval.index import BuildReport
 
 
 def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> BuildReport:
@@ -22,6 +24,9 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
     it (`bot.retrieval.index.build_index`); a progress bar on stderr unless `quiet`.
     Raises `InvalidKnowledgeBase` (nothing changed) when the knowledge base has errors."""
     from tqdm import tqdm
+
+    from bot.retrieval.embed import make_embedder
+    from bot.retrieval.index import build_index
 
     embedder = make_embedder(settings)
     bar = None
@@ -57,6 +62,9 @@ def open_assistant(settings: Settings, *, build_if_missing: bool = False) -> Ass
     """The assistant on the index version in service. With `build_if_missing`, a fresh
     machine builds its first version (a few minutes, with a progress bar) instead of
     failing with `IndexNotFound`."""
+    from bot.retrieval.assistant import Assistant
+    from bot.retrieval.index import IndexNotFound
+
     try:
         return Assistant(settings)
     except IndexNotFound:
