@@ -246,7 +246,9 @@ def cmd_run(args, settings: Settings) -> int:
                 f"BOT_TOKEN is set, but the Telegram layer cannot be loaded ({exc}). "
                 "Reinstall the project (`make run`, or `pip install -e .`) and start again."
             ) from exc
+        service.check_ready(settings)
         return run_bot(settings)
+    service.check_ready(settings)
     intro = (
         "No BOT_TOKEN configured: this is the terminal chat on the same engine the "
         "Telegram bot uses. To run the bot, set BOT_TOKEN (see README)."

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.errors import ConfigError
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # the model and FAISS load only when a command needs them
@@ -73,3 +74,29 @@ def open_assistant(settings: Settings, *, build_if_missing: bool = False) -> Ass
         print("No search index yet: building it now (one time, a few minutes).", file=sys.stderr)
         print(reindex(settings, quiet=False).summary())
         return Assistant(settings)
+
+
+def check_ready(settings: Settings) -> None:
+    """What a long-running process needs before it takes its first question: the
+    knowledge folder and a deadline rule book that loads. Raises `ConfigError` with one
+    message saying what is missing and where it was looked for, so that a wrong KB_DIR
+    stops the start instead of breaking every deadline calculation later, silently.
+    (The index is checked by `open_assistant`, which builds the first one.)"""
+    from bot.deadlines.rulebook import InvalidRules, load_rules, rules_dir_for
+
+    kb_dir = settings.kb_dir
+    if not kb_dir.is_dir() or not any(kb_dir.glob("*.yaml")):
+        raise ConfigError(
+            f"no knowledge entries in {kb_dir}: set KB_DIR (relative paths start at "
+            "PROJECT_ROOT, the source checkout by default) to the folder of the *.yaml "
+            "entries"
+        )
+    try:
+        load_rules(rules_dir_for(kb_dir))
+    except InvalidRules as exc:
+        first = exc.problems[0] if exc.problems else "unknown problem"
+        raise ConfigError(
+            f"the deadline rules in {rules_dir_for(kb_dir)} cannot be used "
+            f"({len(exc.problems)} error(s), the first: {first}); run `migrant-bot kb "
+            "check` and fix them, or point KB_DIR at the knowledge folder that has them"
+        ) from exc

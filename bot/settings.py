@@ -9,16 +9,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain import LANGUAGES
+
+# The checkout the package runs from (an editable install, `make run`), where
+# knowledge/, var/ and ../shared live; None for an installed package.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+SOURCE_ROOT: Path | None = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else None
+# Folders and files named relative to the project root (see `_resolve_paths`).
+ROOTED_PATHS = ("kb_dir", "data_dir", "kb_catalogue")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    # Where things live.
+    # Where things live. Relative paths are taken from PROJECT_ROOT (default: the
+    # source checkout, else the working directory), never from wherever the process
+    # happens to start: a bot started by a service manager from / must still find
+    # knowledge/ and its rules.
+    project_root: Path | None = Field(
+        None, description="the folder relative KB_DIR, DATA_DIR and KB_CATALOGUE start from"
+    )
     kb_dir: Path = Field(Path("knowledge"), description="folder of knowledge YAML entries")
     data_dir: Path = Field(Path("var"), description="index versions and embedding cache")
     kb_catalogue: Path = Field(
@@ -98,6 +111,19 @@ class Settings(BaseSettings):
     # many days before a patent payment falls due the reminder goes out by default.
     reminder_poll_interval: float = Field(30.0, gt=0)
     patent_reminder_days: int = Field(3, ge=0, le=30)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_paths(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        root = data.get("project_root") or SOURCE_ROOT or Path.cwd()
+        resolved = dict(data)
+        for name in ROOTED_PATHS:
+            default = cls.model_fields[name].default
+            value = Path(data.get(name) or default)
+            resolved[name] = value if value.is_absolute() else Path(root) / value
+        return resolved
 
     @field_validator("kb_languages", mode="before")
     @classmethod

@@ -25,6 +25,14 @@ def kb_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def with_rules(kb_dir: Path) -> Path:
+    """The fixture knowledge base with the repository's deadline rules beside it, as a
+    deployment has them (`migrant-bot run` refuses to start without)."""
+    shutil.copytree(REPO / "knowledge" / "rules", kb_dir / "rules")
+    return kb_dir
+
+
+@pytest.fixture
 def make_settings(kb_dir: Path, tmp_path: Path):
     def make(**overrides) -> Settings:
         values = {"kb_dir": kb_dir, "data_dir": tmp_path / "var", "index_check_interval": 0.0}

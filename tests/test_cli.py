@@ -140,7 +140,7 @@ def test_calibrate_prints_thresholds(env, built, questions, capsys):
         assert key in out
 
 
-def test_run_without_token_starts_the_chat(env, monkeypatch, capsys):
+def test_run_without_token_starts_the_chat(env, with_rules, monkeypatch, capsys):
     # no index yet: run builds it, then chats on stdin until an empty line
     monkeypatch.setattr(sys, "stdin", io.StringIO("how can i pay patent money\n\n"))
     assert main(["run"]) == 0

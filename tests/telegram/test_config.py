@@ -143,7 +143,7 @@ async def test_serve_webhook_registers_and_serves(bot_settings, embedder):
                 assert len(sent) == 1 and sent[0].params["chat_id"] == 9
 
 
-async def test_main_command_starts_the_bot_with_a_token(bot_settings):
+async def test_main_command_starts_the_bot_with_a_token(bot_settings, with_rules):
     """`migrant-bot run` (what `make run` runs) in a real process: with BOT_TOKEN it
     serves Telegram (here the stand-in) and stops cleanly on SIGTERM."""
     import os
