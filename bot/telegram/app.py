@@ -18,7 +18,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 from bot.deadlines.reminders import ReminderScheduler
@@ -32,6 +31,7 @@ from bot.settings import Settings
 from bot.storage import Storage, StorageError, StorageUnavailable
 from bot.telegram import deadlines, forget, other, questions, reminders, staff, start, topics
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
+from bot.telegram.menu import set_default_menus
 from bot.telegram.middlewares import UserLanguageMiddleware
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.sender import TelegramSender
@@ -39,7 +39,6 @@ from bot.telegram.throttle import ThrottlingMiddleware, make_throttle_backend
 
 log = logging.getLogger("bot.telegram")
 PURGE_EVERY = 6 * 3600  # seconds between purges of expired feedback and gaps
-COMMANDS = ("start", "topics", "deadlines", "language", "help", "privacy", "forget")
 
 
 class BotConfigError(ConfigError):
@@ -122,17 +121,6 @@ def build_dispatcher(
     return dp
 
 
-async def set_commands(bot: Bot, i18n: I18n) -> None:
-    """The command menu, in each language (Telegram picks by the app's language)."""
-    from bot.telegram.start import command_descriptions
-
-    for lang in (None, *LANGUAGES):
-        with i18n.context(), i18n.use_locale(lang or FALLBACK_LANGUAGE):
-            descriptions = command_descriptions()
-        commands = [BotCommand(command=c, description=descriptions[c]) for c in COMMANDS]
-        await bot.set_my_commands(commands, language_code=lang)
-
-
 async def _purge_forever(storage: Storage, settings: Settings) -> None:
     """Delete feedback and gaps older than GAPS_RETENTION_DAYS, now and periodically."""
     while True:
@@ -161,7 +149,7 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
         me = await bot.get_me()
         log.info("bot @%s starting in %s mode", me.username, settings.bot_mode)
         with contextlib.suppress(Exception):
-            await set_commands(bot, dp["i18n_core"])
+            await set_default_menus(bot, dp["i18n_core"])
         if settings.bot_mode == "webhook":
             await _serve_webhook(bot, dp, settings, assistant)
         else:

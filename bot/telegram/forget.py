@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -14,6 +14,7 @@ from bot.storage import Storage
 from bot.telegram import keyboards
 from bot.telegram.callbacks import ForgetCb
 from bot.telegram.common import StorageDown, stored
+from bot.telegram.menu import clear_chat_menu
 
 log = logging.getLogger(__name__)
 router = Router(name="forget")
@@ -34,6 +35,7 @@ async def cmd_forget(message: Message) -> None:
 async def on_forget(
     query: CallbackQuery,
     callback_data: ForgetCb,
+    bot: Bot,
     storage: Storage,
     state: FSMContext,
     user_key: str = "",
@@ -57,6 +59,7 @@ async def on_forget(
         )
         return
     await state.clear()
+    await clear_chat_menu(bot, query.message.chat.id)  # the menu in the chosen language
     log.info("forget: %s record(s) deleted for user %s", deleted, user_key[:12])
     await query.answer()
     await query.message.edit_text(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -14,6 +14,7 @@ from bot.storage import Storage
 from bot.telegram import keyboards
 from bot.telegram.callbacks import LangCb, PrivacyCb, valid_lang
 from bot.telegram.common import StorageDown, stored
+from bot.telegram.menu import set_chat_menu
 
 router = Router(name="start")
 
@@ -127,6 +128,7 @@ async def on_privacy(query: CallbackQuery, settings: Settings) -> None:
 async def on_language(
     query: CallbackQuery,
     callback_data: LangCb,
+    bot: Bot,
     storage: Storage,
     i18n: I18n,
     user_key: str = "",
@@ -140,6 +142,8 @@ async def on_language(
             show_alert=True,
         )
         return
+    if isinstance(query.message, Message) and query.message.chat.type == "private":
+        await set_chat_menu(bot, query.message.chat.id, code, i18n)
     with i18n.use_locale(code):
         name = language_name(code)
         text = "✅ " + _("Language: {language}").format(language=name[:1].upper() + name[1:])
@@ -149,16 +153,3 @@ async def on_language(
                 text + "\n\n" + _("Write your question in your own words, or browse the topics."),
                 reply_markup=keyboards.start(include_languages=False),
             )
-
-
-def command_descriptions() -> dict[str, str]:
-    """The command menu texts, in the current locale."""
-    return {
-        "start": _("what this assistant is"),
-        "topics": _("browse all topics by country"),
-        "deadlines": _("count your deadlines and set reminders"),
-        "language": _("change the interface language"),
-        "help": _("how to ask"),
-        "privacy": _("what is stored about you"),
-        "forget": _("delete everything stored about you"),
-    }

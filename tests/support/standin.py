@@ -143,6 +143,8 @@ class BotAPIStandIn:
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.webhook: dict[str, Any] | None = None
+        # Command menus by (scope, language_code): scope "default" or "chat:<id>".
+        self.menus: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -400,8 +402,44 @@ class BotAPIStandIn:
         url = (self.webhook or {}).get("url", "")
         return self._ok({"url": url, "has_custom_certificate": False, "pending_update_count": 0})
 
+    @staticmethod
+    def _menu_key(params: dict[str, Any]) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        if scope.get("type") == "chat":
+            where = f"chat:{int(scope['chat_id'])}"
+        elif scope.get("type") == "default":
+            where = "default"
+        else:
+            raise LookupError(f"scope type {scope.get('type')!r} is not supported here")
+        return where, str(params.get("language_code") or "")
+
     async def _api_setMyCommands(self, params):  # noqa: N802
+        # Telegram's limits: 1-100 commands, 1-32 characters of a-z, 0-9 and _, a
+        # description of 1-256 characters; otherwise 400.
+        commands = params["commands"]
+        if not 0 < len(commands) <= 100:
+            raise LookupError("BOT_COMMANDS_TOO_MUCH")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+                raise LookupError("BOT_COMMAND_INVALID")
+            if not 0 < len(str(command.get("description", ""))) <= 256:
+                raise LookupError("BOT_COMMAND_DESCRIPTION_INVALID")
+        self.menus[self._menu_key(params)] = list(commands)
         return self._ok(True)
+
+    async def _api_deleteMyCommands(self, params):  # noqa: N802
+        self.menus.pop(self._menu_key(params), None)
+        return self._ok(True)
+
+    def menu_for(self, chat_id: int, app_language: str | None) -> list[dict[str, str]]:
+        """The menu a user sees in a private chat, resolved as Telegram does: the
+        chat's own menu (in the app's language, then any), else the default (in the
+        app's language, then any)."""
+        lang = app_language or ""
+        for key in ((f"chat:{chat_id}", lang), (f"chat:{chat_id}", ""), ("default", lang)):
+            if key in self.menus:
+                return self.menus[key]
+        return self.menus.get(("default", ""), [])
 
     async def _api_sendChatAction(self, params):  # noqa: N802
         return self._ok(True)

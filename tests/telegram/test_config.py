@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bot.domain import LANGUAGES
+from bot.i18n import gettext_for
 from bot.settings import Settings
 from bot.telegram import run_bot
 from bot.telegram.app import serve
@@ -95,6 +96,14 @@ async def test_serve_polling_sets_commands_and_answers(bot_settings, embedder):
             assert {c.params.get("language_code") for c in commands} == {None, *LANGUAGES}
             menu = {"start", "topics", "deadlines", "language", "help", "privacy", "forget"}
             assert all({m["command"] for m in c.params["commands"]} == menu for c in commands)
+            # The default menu (an app in a language with no menu of its own) carries
+            # Russian and English; Kyrgyz and Tajik come per chat once chosen
+            # (tests/telegram/test_start.py).
+            default = {m["command"]: m["description"] for m in api.menu_for(5, "de")}
+            help_en = "how to ask"
+            assert default["help"] == f"{gettext_for('ru')(help_en)} · {help_en}"
+            uz_menu = {m["command"]: m["description"] for m in api.menu_for(5, "uz")}
+            assert uz_menu["help"] == gettext_for("uz")(help_en)
             await api.wait_for("deleteWebhook", since=0)
             await api.send_text(1, "how do i pay for the patent", "en")
             [reply] = await api.wait_for("sendMessage")

@@ -53,3 +53,26 @@ async def test_forged_language_changes_nothing(tg):
     await tg.api.settle(0.3)
     assert tg.api.since("sendMessage") == []
     assert await tg.storage.get_language(tg.key(7)) is None
+
+
+async def test_the_menu_follows_the_chosen_language_in_that_chat_until_forget(tg):
+    # Telegram apps have no Kyrgyz: a menu keyed by the app's language would stay
+    # Russian for a Kyrgyz user. After the choice, the chat has a Kyrgyz menu of its own.
+    from bot.telegram.callbacks import ForgetCb
+
+    user = 8
+    [start] = await tg.say(user, "/start", "ru")
+    await tg.tap(LangCb(code="ky").pack(), start, user)
+    await tg.api.wait_for("sendMessage")
+    ky = gettext_for("ky")
+    english = "count your deadlines and set reminders"
+    assert ky(english) != english
+    menu = {m["command"]: m["description"] for m in tg.api.menu_for(user, "ru")}
+    assert menu["deadlines"] == ky(english)
+    assert tg.api.menu_for(9, "ru") != tg.api.menu_for(user, "ru")  # only this chat
+
+    [ask] = await tg.say(user, "/forget")
+    await tg.tap(ForgetCb(ok=1).pack(), ask, user)
+    await tg.api.wait_for("editMessageText")
+    menu = {m["command"]: m["description"] for m in tg.api.menu_for(user, "ru")}
+    assert menu.get("deadlines") != ky(english)  # the chosen language is forgotten too
