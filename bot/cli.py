@@ -363,11 +363,30 @@ def _print_deadline(result, headline: str) -> None:
     print(result.estimate)
 
 
-def _registration(args, rules) -> tuple[Any, str]:
-    from bot.deadlines.calculators import registration_deadline
+def _today(args) -> Any:
+    """--today, for results that do not depend on the day they are computed."""
+    import datetime as dt
+
     from bot.deadlines.dates import parse_iso
 
-    arrived = parse_iso(args.arrived, "--arrived")
+    return parse_iso(args.today, "--today") if args.today else dt.date.today()
+
+
+def _typed_date(text: str, option: str, today: Any, look: str) -> Any:
+    """A date as people type it ("5 марта", "05.03", 2026-03-05), as the bot reads it."""
+    from bot.deadlines.dates import DateInputError, parse_user_date
+
+    try:
+        return parse_user_date(text, today, None, look)
+    except DateInputError as exc:
+        raise CliError(f"{option}: {exc.message}") from None
+
+
+def _registration(args, rules) -> tuple[Any, str]:
+    from bot.deadlines.calculators import registration_deadline
+    from bot.deadlines.dates import BACK
+
+    arrived = _typed_date(args.arrived, "--arrived", _today(args), BACK)
     result = registration_deadline(rules, args.country, args.citizenship, arrived)
     unit = "working" if result.counting == "working" else "calendar"
     headline = (
@@ -378,12 +397,10 @@ def _registration(args, rules) -> tuple[Any, str]:
 
 
 def _stay(args, rules) -> tuple[Any, str]:
-    import datetime as dt
-
     from bot.deadlines.calculators import stay_counter
     from bot.deadlines.dates import parse_iso
 
-    on = parse_iso(args.on, "--on") if args.on else dt.date.today()
+    on = parse_iso(args.on, "--on") if args.on else _today(args)
     result = stay_counter(rules, args.country, args.citizenship, args.trips, on)
     last = result.last_legal_day
     left = (
@@ -400,9 +417,10 @@ def _stay(args, rules) -> tuple[Any, str]:
 
 def _patent(args, rules) -> tuple[Any, str]:
     from bot.deadlines.calculators import patent_due
-    from bot.deadlines.dates import parse_iso
+    from bot.deadlines.dates import AHEAD
 
-    paid_until = parse_iso(args.paid_until, "--paid-until")
+    # A paid-until date looks ahead: "5 марта" typed in December is next March.
+    paid_until = _typed_date(args.paid_until, "--paid-until", _today(args), AHEAD)
     result = patent_due(rules, paid_until, args.remind_days)
     headline = (
         f"Pay the next patent month by: {result.due} ({result.due:%A}); from "
@@ -476,8 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = dl_sub.add_parser("registration", help="when migration registration is due")
     c.add_argument("--country", required=True, help="country of stay: ru or kz")
     c.add_argument("--citizenship", required=True, help="ISO 3166 alpha-2 code: uz, tj, kg ...")
-    c.add_argument("--arrived", required=True, help="arrival date, YYYY-MM-DD")
+    c.add_argument(
+        "--arrived", required=True, help='arrival date: 2026-03-05, 05.03.2026, "5 марта"'
+    )
     c.add_argument("--json", action="store_true")
+    c.add_argument("--today", help="count as if today were YYYY-MM-DD (reproducible results)")
     c.set_defaults(func=cmd_deadline)
     c = dl_sub.add_parser("stay", help="days used and left under the stay limit")
     c.add_argument("--country", required=True, help="country of stay: ru or kz")
@@ -487,11 +508,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--on", help="the day to count on, YYYY-MM-DD (default: today)")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--today", help="count as if today were YYYY-MM-DD (reproducible results)")
     c.set_defaults(func=cmd_deadline)
     c = dl_sub.add_parser("patent", help="the last day to pay the next patent month (Russia)")
-    c.add_argument("--paid-until", required=True, help="last paid day, YYYY-MM-DD")
+    c.add_argument(
+        "--paid-until", required=True, help='last paid day: 2026-03-05, 05.03, "5 марта"'
+    )
     c.add_argument("--remind-days", type=int, help="also show the day N days before")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--today", help="count as if today were YYYY-MM-DD (reproducible results)")
     c.set_defaults(func=cmd_deadline)
 
     p = sub.add_parser("reindex", help="validate the KB, build a new index version, switch")

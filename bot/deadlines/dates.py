@@ -4,9 +4,13 @@
 Numeric dates are day first (the convention in all six languages). Month names come
 from CLDR via Babel (nominative and genitive forms, full and abbreviated) for ru, kk,
 uz (Latin and Cyrillic), ky, tg and en, plus Russian typed in Latin letters; a word
-matches a month by prefix, so endings ("марта", "martda") and many typos still work. A
-date without a year is the most recent such date not after today, since people mostly
-ask about things that already happened (arrival, payment).
+matches a month by prefix, so endings ("марта", "martda") and many typos still work.
+
+A date without a year is resolved by what it is for (`look`): an arrival or an entry
+looks back (the most recent such date not after today); a paid-until or due date looks
+ahead (the next such date from today), and when the same day and month a few weeks ago
+is just as plausible, both are returned so the caller can ask (`parse_user_dates`).
+Reading "5 марта" typed in December as last March told a user their patent was void.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ LATIN_KAZAKH = {
 }
 MIN_PREFIX = 3
 MIN_YEAR, MAX_YEARS_AHEAD = 1900, 10
+# Looking ahead, a date without a year that fell this many days ago or fewer is as
+# plausible as next year's (a payment made last week): both are offered.
+RECENT_DAYS = 31
+BACK, AHEAD = "back", "ahead"
 
 
 class DateInputError(InputError):
@@ -186,7 +194,9 @@ def _year(text: str) -> int:
     return 2000 + year if len(text) == 2 else year
 
 
-def _build(day: int, month: int, year: int | None, today: dt.date, text: str) -> dt.date:
+def _build(
+    day: int, month: int, year: int | None, today: dt.date, text: str, look: str = BACK
+) -> list[dt.date]:
     if not 1 <= month <= 12:
         raise DateInputError("impossible", f"'{text}': there is no month {month}")
     if year is not None:
@@ -197,31 +207,59 @@ def _build(day: int, month: int, year: int | None, today: dt.date, text: str) ->
             raise DateInputError(
                 "impossible", f"'{text}': month {month} of {year} has {last} days, not {day}"
             )
-        return dt.date(year, month, day)
+        return [dt.date(year, month, day)]
     if not 1 <= day <= 31 or day > max(calendar.monthrange(2000, month)[1], 0):
         raise DateInputError("impossible", f"'{text}': month {month} never has day {day}")
-    # The most recent such date not after today (29 February: the last leap year).
-    for candidate_year in range(today.year, today.year - 9, -1):
-        if day <= calendar.monthrange(candidate_year, month)[1]:
-            candidate = dt.date(candidate_year, month, day)
-            if candidate <= today:
+    # Each year where the day exists (29 February: leap years only), nearest first.
+    past = _existing(day, month, range(today.year, today.year - 9, -1), lambda d: d <= today)
+    if look == BACK:
+        return [past]
+    ahead = _existing(day, month, range(today.year, today.year + 9), lambda d: d >= today)
+    if ahead != past and (today - past).days <= RECENT_DAYS:
+        return [past, ahead]
+    return [ahead]
+
+
+def _existing(day: int, month: int, years: range, keep) -> dt.date:
+    for year in years:
+        if day <= calendar.monthrange(year, month)[1]:
+            candidate = dt.date(year, month, day)
+            if keep(candidate):
                 return candidate
-    raise DateInputError("impossible", f"'{text}' is not a date")  # pragma: no cover
+    raise DateInputError("impossible", f"{day}.{month} is not a date")  # pragma: no cover
 
 
-def parse_user_date(text: str, today: dt.date, lang: str | None = None) -> dt.date:
-    """One date from what a person typed; `DateInputError` says what is wrong."""
+def parse_user_date(
+    text: str, today: dt.date, lang: str | None = None, look: str = BACK
+) -> dt.date:
+    """One date from what a person typed; `DateInputError` says what is wrong (code
+    `which_year` when a date without a year could be this year's or next year's)."""
+    dates = parse_user_dates(text, today, lang, look)
+    if len(dates) > 1:
+        raise DateInputError(
+            "which_year",
+            f"'{text}' could be {dates[0]} or {dates[1]}; write the year, e.g. {dates[1]:%d.%m.%Y}",
+        )
+    return dates[0]
+
+
+def parse_user_dates(
+    text: str, today: dt.date, lang: str | None = None, look: str = BACK
+) -> list[dt.date]:
+    """The dates a person may mean by what they typed: one, or two (earlier first) when
+    a date without a year looks ahead and both are plausible. `DateInputError` says
+    what is wrong."""
     raw = (text or "").strip()
     if not raw:
         raise DateInputError("empty", "no date given; write it like 05.03.2026 or 5 March")
     compact = raw.replace(" ", "")
     if match := _ISO.match(compact):
         y, m, d = (int(g) for g in match.groups())
-        return _build(d, m, y, today, raw)
+        return _build(d, m, y, today, raw, look)
     if match := _NUMERIC.match(compact):
         day, month = int(match.group(1)), int(match.group(2))
         year: int | None = _year(match.group(3)) if match.group(3) else None
-        return _build(day, month, year, today, raw)
+        return _build(day, month, year, today, raw, look)
     if re.fullmatch(r"\d+", compact):
         raise DateInputError(
             "ambiguous",
@@ -247,7 +285,8 @@ def parse_user_date(text: str, today: dt.date, lang: str | None = None) -> dt.da
         raise DateInputError(
             "unparseable", f"'{raw}': write the day, the month and the year, e.g. 5 March 2026"
         )
-    return _build(int(day_text), month, _year(year_text) if year_text else None, today, raw)
+    year = _year(year_text) if year_text else None
+    return _build(int(day_text), month, year, today, raw, look)
 
 
 def parse_iso(text: str, what: str) -> dt.date:

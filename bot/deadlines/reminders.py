@@ -89,9 +89,12 @@ def reminder_text(reminder: Reminder) -> str:
             "payment voids the patent."
         )
     elif reminder.kind == "registration":
+        # Sent before the deadline to register, to someone who may not be registered
+        # yet: "register by", never "extend".
         body = _(
-            "Reminder: your registration at your place of stay ends on {date}. Extend it or "
-            "register again before that day."
+            "Reminder: {date} is the last day to register at your place of stay. If you "
+            "are not registered yet, make sure your host files the notice of arrival "
+            "before that day."
         )
     elif reminder.kind == "stay":
         body = _(

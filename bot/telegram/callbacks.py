@@ -12,11 +12,12 @@ import re
 
 from aiogram.filters.callback_data import CallbackData
 
-from bot.domain import ANY, LANGUAGES, STAY_COUNTRIES
+from bot.domain import ANY, LANGUAGES, ORIGIN_COUNTRIES, STAY_COUNTRIES
 
 ENTRY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-# Countries of the topic browser: each country of stay, and entries for any country.
-TOPIC_COUNTRIES = (*STAY_COUNTRIES, ANY)
+# Countries of the topic browser: each country of stay, entries for both, and the
+# services of the countries people come from (their migration agencies, consulates).
+TOPIC_COUNTRIES = (*STAY_COUNTRIES, ANY, *ORIGIN_COUNTRIES)
 MAX_PAGE = 100
 
 

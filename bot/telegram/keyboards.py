@@ -79,7 +79,14 @@ def entries(
 
 def countries(kb: KnowledgeBase) -> InlineKeyboardMarkup:
     """The countries the knowledge base has entries for."""
-    names = {"ru": "🇷🇺 " + _("Russia"), "kz": "🇰🇿 " + _("Kazakhstan"), "any": _("Both")}
+    names = {
+        "ru": "🇷🇺 " + _("Russia"),
+        "kz": "🇰🇿 " + _("Kazakhstan"),
+        "any": _("Both"),
+        "uz": "🇺🇿 " + _("Uzbekistan"),
+        "tj": "🇹🇯 " + _("Tajikistan"),
+        "kg": "🇰🇬 " + _("Kyrgyzstan"),
+    }
     present = {e.country for e in kb}
     builder = InlineKeyboardBuilder()
     for code in TOPIC_COUNTRIES:

@@ -358,7 +358,7 @@ def test_cli_text_output_names_rule_and_estimate(capsys):
     [
         (
             ["registration", "--country", "ru", "--citizenship", "uz", "--arrived", "2026-02-30"],
-            "not a real date",
+            "--arrived: '2026-02-30': month 2 of 2026 has 28 days, not 30",
         ),
         (
             ["registration", "--country", "by", "--citizenship", "uz", "--arrived", "2026-02-03"],
@@ -386,7 +386,9 @@ def test_cli_text_output_names_rule_and_estimate(capsys):
             ],
             "before it starts",
         ),
-        (["patent", "--paid-until", "5.03.2026"], "YYYY-MM-DD"),
+        # typed forms are read as the bot reads them ("5.03.2026" works); this is no date
+        (["patent", "--paid-until", "позавчера"], "not a date I can read"),
+        (["patent", "--paid-until", "5.03.2026", "--today", "2026-13-01"], "YYYY-MM-DD"),
     ],
 )
 def test_cli_bad_input_exit_2(capsys, argv, message):
@@ -428,3 +430,34 @@ def test_a_rule_change_is_a_data_edit(tmp_path, monkeypatch, capsys):
         "--json",
     )
     assert code == 0 and json.loads(out)["deadline"] == "2026-03-04"
+
+
+def test_cli_reads_dates_as_people_type_them_on_a_given_day(capsys):
+    # --today makes a result reproducible; --paid-until looks ahead like the bot does.
+    code, out, _ = run_cli(
+        capsys, "deadline", "patent", "--paid-until", "5 марта", "--today", "2026-12-03", "--json"
+    )
+    assert code == 0 and json.loads(out)["due"] == "2027-03-05"
+    code, out, _ = run_cli(
+        capsys,
+        "deadline",
+        "registration",
+        "--country",
+        "ru",
+        "--citizenship",
+        "tj",
+        "--arrived",
+        "02.12",
+        "--today",
+        "2026-12-03",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["arrived"] == "2026-12-02"
+
+
+def test_cli_asks_for_the_year_when_a_paid_until_date_could_be_either(capsys):
+    code, _, err = run_cli(
+        capsys, "deadline", "patent", "--paid-until", "1 декабря", "--today", "2026-12-03"
+    )
+    assert code == 2
+    assert "2026-12-01 or 2027-12-01" in err and "write the year" in err

@@ -140,8 +140,21 @@ def test_english_texts_say_what_is_due():
     due = dt.date(2026, 4, 15)
     patent = reminder_text(Reminder(1, 42, "patent", due, due, "en"))
     assert "patent payment is due on April 15, 2026" in patent
-    assert "registration" in reminder_text(Reminder(1, 42, "registration", due, due, "en"))
+    registration = reminder_text(Reminder(1, 42, "registration", due, due, "en"))
+    assert "April 15, 2026 is the last day to register" in registration
     assert "stay" in reminder_text(Reminder(1, 42, "stay", due, due, "en"))
+
+
+@pytest.mark.parametrize(("lang", "extend"), [("en", "extend"), ("ru", "продл"), ("uz", "uzayt")])
+def test_a_registration_reminder_says_register_by_never_extend(lang, extend):
+    # Sent before the registration deadline to someone who may not be registered yet:
+    # "extend your registration" would tell them something they do not have.
+    due = dt.date(2026, 4, 15)
+    text = reminder_text(Reminder(1, 42, "registration", due, due, lang))
+    assert extend not in text.casefold()
+    assert format_day(due, lang) in text
+    if lang != "en":
+        assert "last day to register" not in text  # translated, not the English source
 
 
 # -- delivery -----------------------------------------------------------------------

@@ -67,7 +67,7 @@ async def test_registration_with_reminder_and_one_tap_unsubscribe(dl):
     [result] = await tg.say(user, "2 марта")
     ru = gettext_for("ru")
     assert format_day(D("2026-03-11"), "ru") in result.shown
-    assert "ru-registration-general" in result.shown
+    assert "ru-registration-general" not in result.shown  # no internal rule ids
     assert "http://pravo.gov.ru/proxy/ips/?docbody=&nd=102107937" in result.links
     assert ru("the MVD migration office") in result.shown  # "estimate, check with ..."
     [remind] = result.buttons
@@ -109,7 +109,7 @@ async def test_impossible_and_future_dates_are_refused_and_the_question_stays(dl
     # Tajik citizen, 15 days with the entry day as day 1: 20 Feb + 14 = 6 Mar 2026.
     [result] = await tg.say(user, "20-fevral 2026")
     assert format_day(D("2026-03-06"), "ru") in result.shown
-    assert "ru-registration-tj" in result.shown
+    assert "ru-registration-tj" not in result.shown  # no internal rule ids
 
 
 async def test_stay_counter_in_kazakh(dl):
@@ -117,7 +117,8 @@ async def test_stay_counter_in_kazakh(dl):
     on(tg, "2026-06-10")
     ask_country = await start(tg, user, "stay", "kk")
     ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, "kk")
-    await tap_and_read(tg, data("cit", "uz"), ask_cit, user, "kk")
+    ask_basis = await tap_and_read(tg, data("cit", "uz"), ask_cit, user, "kk")
+    await tap_and_read(tg, data("basis", "no"), ask_basis, user, "kk")
     [ask_trips] = await tg.say(user, "1 маусым", "kk")  # 1 June 2026
     assert data("none") in [b["callback_data"] for b in ask_trips.buttons]
     # Earlier in 2026: 10 Jan-8 Feb (30 days) and 1-30 Mar (30 days); in since 1 Jun,
@@ -128,7 +129,7 @@ async def test_stay_counter_in_kazakh(dl):
     assert kk("Days counted: {used} of {limit}.").format(used=70, limit=90) in result.shown
     assert kk("That is {days} more day(s).").format(days=20) in result.shown
     assert kk("You may stay until {date} inclusive.") != "You may stay until {date} inclusive."
-    assert "ru-stay-90-calendar-year" in result.shown
+    assert "ru-stay-90-calendar-year" not in result.shown  # no internal rule ids
     [remind] = result.buttons
     assert format_day(D("2026-06-23"), "kk") in remind["text"]  # 7 days before
 
@@ -142,7 +143,8 @@ async def test_stay_caveats_reach_the_user_in_their_language(dl, lang, user):
     on(tg, "2026-06-10")
     ask_country = await start(tg, user, "stay", lang)
     ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, lang)
-    await tap_and_read(tg, data("cit", "uz"), ask_cit, user, lang)
+    ask_basis = await tap_and_read(tg, data("cit", "uz"), ask_cit, user, lang)
+    await tap_and_read(tg, data("basis", "no"), ask_basis, user, lang)
     await tg.say(user, "01.06.2026", lang)
     [result] = await tg.say(user, "01.01.2025 - 01.05.2025", lang)
     _ = gettext_for(lang)
@@ -214,3 +216,113 @@ async def test_no_rule_says_whom_to_ask_and_cancel_works(dl):
     await tg.api.settle(0.2)
     [answer] = await tg.say(user, "01.08.2026")
     assert "ru-registration" not in answer.shown
+
+
+# ------------------------------------------------------------------ the wizard as people use it
+
+
+async def _patent_prompt(tg, user: int, lang: str):
+    return await start(tg, user, "patent", lang)
+
+
+async def test_a_paid_until_date_without_a_year_looks_ahead(dl):
+    # "5 марта" typed in December is next March: reading it as last March told a user
+    # their patent was void and to go to the MVD at once.
+    tg, user = dl, 120
+    on(tg, "2026-12-03")
+    await _patent_prompt(tg, user, "ru")
+    [result] = await tg.say(user, "5 марта")
+    ru = gettext_for("ru")
+    assert (
+        ru("Pay the next month no later than {date}.").format(
+            date=format_day(D("2027-03-05"), "ru")
+        )
+        in result.shown
+    )
+    assert "🛑" not in result.shown
+    passed = ru(
+        "This date has passed: if the next month was not paid in time, the patent "
+        "is void. Go to the MVD migration office at once."
+    )
+    assert passed not in result.shown
+
+
+@pytest.mark.parametrize(("lang", "user", "typed"), [("uz", 121, "1 dekabr"), ("ru", 122, "01.12")])
+async def test_a_paid_until_date_that_could_be_either_year_is_asked(dl, lang, user, typed):
+    tg = dl
+    on(tg, "2026-12-03")
+    await _patent_prompt(tg, user, lang)
+    [ask] = await tg.say(user, typed, lang)
+    _ = gettext_for(lang)
+    assert _("Which year do you mean? Choose below, or send the date with the year.") in ask.shown
+    choices = {b["text"]: b["callback_data"] for b in ask.buttons}
+    last_week, next_year = format_day(D("2026-12-01"), lang), format_day(D("2027-12-01"), lang)
+    assert last_week in choices and next_year in choices
+    [result] = [await tap_and_read(tg, choices[next_year], ask, user, lang)]
+    assert format_day(D("2027-12-01"), lang) in result.shown
+    assert "🛑" not in result.shown
+
+
+@pytest.mark.parametrize(("lang", "user"), [("ky", 123), ("ru", 124)])
+async def test_a_registration_deadline_that_has_passed_says_so_and_what_to_do(dl, lang, user):
+    tg = dl
+    on(tg, "2026-03-20")
+    ask_country = await start(tg, user, "registration", lang)
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, lang)
+    await tap_and_read(tg, data("cit", "uz"), ask_cit, user, lang)
+    [result] = await tg.say(user, "02.03.2026", lang)  # deadline 11 March: passed
+    _ = gettext_for(lang)
+    template = _("This deadline has passed ({date}).")
+    assert template != "This deadline has passed ({date})."  # translated
+    assert template.format(date=format_day(D("2026-03-11"), lang)) in result.shown
+    assert _("the MVD migration office") in result.shown  # whom to ask now
+    assert result.buttons == []  # no reminder for a day that has gone
+
+
+@pytest.mark.parametrize(("lang", "user"), [("tg", 125), ("en", 126)])
+async def test_the_stay_counter_asks_about_a_patent_or_permit_first(dl, lang, user):
+    tg = dl
+    on(tg, "2026-06-10")
+    ask_country = await start(tg, user, "stay", lang)
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, lang)
+    ask_basis = await tap_and_read(tg, data("cit", "tj"), ask_cit, user, lang)
+    _ = gettext_for(lang)
+    asked = _(
+        "Do you have a document that lets you stay longer: a work patent, a work contract "
+        "(for citizens of EAEU countries), a residence permit, or a place of study?"
+    )
+    assert ask_basis.shown == asked
+    explained = await tap_and_read(tg, data("basis", "yes"), ask_basis, user, lang)
+    assert _("the MVD migration office") in explained.shown
+    assert "🛑" not in explained.shown  # no overstay alarm for someone with a patent
+    ask_entry = await tap_and_read(tg, data("basis", "count"), explained, user, lang)
+    assert (
+        _("When did you enter {country} this time? For example 05.03.2026 or 5 March.").format(
+            country=_("Russia")
+        )
+        == ask_entry.shown
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "user", "question"),
+    [("ru", 127, "а если я через Казахстан заехал?"), ("uz", 128, "patentni qanday to'layman?")],
+)
+async def test_a_question_typed_at_a_date_step_is_answered_then_the_wizard_resumes(
+    dl, lang, user, question
+):
+    tg = dl
+    on(tg, "2026-03-03")
+    ask_country = await start(tg, user, "registration", lang)
+    ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, lang)
+    ask_arrival = await tap_and_read(tg, data("cit", "uz"), ask_cit, user, lang)
+    answer, aside = await tg.say(user, question, lang, count=2)
+    _ = gettext_for(lang)
+    unreadable = _("I cannot read this as a date. Please write it like 05.03.2026 or 5 March.")
+    assert answer.shown != unreadable  # the question was answered, not refused as a date
+    assert aside.shown == _("You were counting a deadline. Continue where you stopped?")
+    assert {b["callback_data"] for b in aside.buttons} == {data("resume"), data("cancel")}
+    asked_again = await tap_and_read(tg, data("resume"), aside, user, lang)
+    assert asked_again.shown == ask_arrival.shown
+    [result] = await tg.say(user, "02.03.2026", lang)
+    assert format_day(D("2026-03-11"), lang) in result.shown

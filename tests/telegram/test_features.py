@@ -179,3 +179,25 @@ async def test_staff_replies_are_translated(tg, lang):
     [reply] = await tg.say(STAFF_ID, "/stats", lang)
     title = gettext_for(lang)("Statistics since {date}").split("{")[0].strip()
     assert reply.shown.startswith(title)
+
+
+def test_the_topic_browser_offers_the_countries_people_come_from_too():
+    # Entries about the services of Uzbekistan, Tajikistan or Kyrgyzstan (their
+    # migration agencies) were reachable by a question only, never by /topics.
+    from aiogram.utils.i18n import I18n
+
+    from bot.i18n import LOCALES_DIR
+    from bot.knowledge.validation import load_kb
+    from bot.telegram import keyboards
+    from bot.telegram.callbacks import TopicsCb
+    from tests.support.paths import REPO
+
+    kb = load_kb(REPO / "knowledge")
+    i18n = I18n(path=LOCALES_DIR, default_locale="ru", domain="messages")
+    with i18n.context(), i18n.use_locale("uz"):
+        markup = keyboards.countries(kb)
+    buttons = [b for row in markup.inline_keyboard for b in row]
+    codes = [TopicsCb.unpack(b.callback_data).country for b in buttons if b.callback_data]
+    assert set(codes) == {e.country for e in kb}  # every country an entry is about
+    assert {"uz", "tj", "kg"} <= set(codes)
+    assert any("🇺🇿" in b.text and "zbekiston" in b.text for b in buttons), [b.text for b in buttons]

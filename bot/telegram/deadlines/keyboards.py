@@ -100,3 +100,47 @@ def unsubscribe_keyboard(reminder_id: int) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def basis_keyboard() -> InlineKeyboardMarkup:
+    """Before counting days of stay: is there a document that allows a longer stay?"""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Yes, I have one"), callback_data=DeadlineCb(action="basis", value="yes"))
+    builder.button(text=_("No"), callback_data=DeadlineCb(action="basis", value="no"))
+    builder.adjust(2)
+    _cancel_row(builder)
+    return builder.as_markup()
+
+
+def count_anyway_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text="🗓 " + _("Count the days anyway"),
+        callback_data=DeadlineCb(action="basis", value="count"),
+    )
+    _cancel_row(builder)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def which_date_keyboard(dates: list[dt.date]) -> InlineKeyboardMarkup:
+    """A date typed without a year that could mean either of `dates`."""
+    builder = InlineKeyboardBuilder()
+    for option in dates:
+        builder.button(
+            text=day(option), callback_data=DeadlineCb(action="date", value=option.isoformat())
+        )
+    builder.adjust(1)
+    _cancel_row(builder)
+    return builder.as_markup()
+
+
+def resume_keyboard() -> InlineKeyboardMarkup:
+    """After a question answered in the middle of the calculation."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text="▶️ " + _("Continue the calculation"), callback_data=DeadlineCb(action="resume")
+    )
+    _cancel_row(builder)
+    builder.adjust(1)
+    return builder.as_markup()

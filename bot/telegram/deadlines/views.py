@@ -61,6 +61,7 @@ def date_error(error: DateInputError) -> str:
             "I cannot tell which date you mean. Please write the day, the month and the "
             "year, for example 05.03.2026."
         ),
+        "which_year": _("Which year do you mean? Choose below, or send the date with the year."),
     }
     return texts.get(
         error.code,
@@ -69,14 +70,14 @@ def date_error(error: DateInputError) -> str:
 
 
 def _sources_html(result) -> str:
+    """The rule's sources and the date it is valid as of (no internal rule ids: they
+    mean nothing to the person reading)."""
     links = [
         f'• <a href="{html.escape(s.url, quote=True)}">{html.escape(s.title)}</a>'
         for s in result.rule.sources
     ]
     return (
-        _("Rule: {rule} (as of {date})").format(
-            rule=html.escape(result.rule.rule_id), date=day(result.rule.as_of)
-        )
+        _("Sources (valid as of {date}):").format(date=day(result.rule.as_of))
         + "\n"
         + "\n".join(links)
     )
@@ -189,3 +190,68 @@ def patent_html(result: calc.PatentResult) -> str:
     if result.due_is_day_off:
         lines.append(_("That day is a day off: pay a few days earlier, on a working day."))
     return "\n".join(lines) + "\n\n" + _notes_html(result, "ru")
+
+
+# ------------------------------------------------------------------ questions
+
+
+def ask_arrival(country: str) -> str:
+    return _(
+        "When did you arrive at your place of stay in {country}? For example 05.03.2026 or 5 March."
+    ).format(country=country_name(country))
+
+
+def ask_entry(country: str) -> str:
+    return _("When did you enter {country} this time? For example 05.03.2026 or 5 March.").format(
+        country=country_name(country)
+    )
+
+
+def ask_trips(country: str) -> str:
+    return _(
+        "Were you in {country} earlier in the last 12 months? Send each trip on its own "
+        "line as entry – exit, for example:\n10.01.2026 – 08.02.2026\nor press “No "
+        "earlier trips”."
+    ).format(country=country_name(country))
+
+
+def ask_paid_until() -> str:
+    return _(
+        "Until what date is your patent paid? Send the last paid day from your "
+        "receipt, for example 05.03.2026 or 5 March."
+    )
+
+
+def ask_basis() -> str:
+    return _(
+        "Do you have a document that lets you stay longer: a work patent, a work contract "
+        "(for citizens of EAEU countries), a residence permit, or a place of study?"
+    )
+
+
+def basis_explained(country: str) -> str:
+    return _(
+        "Then the day limit for visitors does not decide how long you may stay: the "
+        "document does, as long as it is valid and its conditions are kept (a patent paid "
+        "on time; some documents must be extended or exchanged before a set day). Check "
+        "the dates on your document; if in doubt, ask {who}."
+    ).format(who=authority(country))
+
+
+def registration_passed(deadline: dt.date, country: str) -> str:
+    return (
+        "🛑 <b>"
+        + html.escape(_("This deadline has passed ({date}).").format(date=day(deadline)))
+        + "</b>\n"
+        + html.escape(
+            _(
+                "If you are not registered yet, do it now: ask your host (landlord or "
+                "employer) to file the notice of arrival, and ask {who} or a migrant "
+                "resource centre what applies in your case."
+            ).format(who=authority(country))
+        )
+    )
+
+
+def aside_prompt() -> str:
+    return _("You were counting a deadline. Continue where you stopped?")
