@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import service
-from bot.domain import LANGUAGES
+from bot.domain import LANGUAGES, NO_ANSWER
 from bot.errors import EXIT_USAGE, ConfigError, InputError, MigrantBotError
 from bot.knowledge.validation import InvalidKnowledgeBase, check_kb
 from bot.knowledge.yamldoc import errors
@@ -184,6 +184,7 @@ def _result_json(result, text: str) -> dict:
         "detected_script": result.detected.script,
         "latin_russian": result.detected.latin_russian,
         "index_version": result.index_version,
+        "smalltalk": result.smalltalk,
     }
 
 
@@ -203,6 +204,10 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_chat(args, settings: Settings, intro: str = "") -> int:
+    import time
+
+    from bot.i18n import gettext_for
+    from bot.retrieval.followups import Context, contextualise
     from bot.retrieval.render import render, render_answer
 
     assistant = service.open_assistant(settings, build_if_missing=True)
@@ -215,6 +220,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
     )
     pending: list = []
     pending_lang = args.lang or "ru"
+    topic: Context | None = None  # the last answer's topic, for a follow-up
     while True:
         try:
             line = input("you> ").strip()
@@ -226,13 +232,21 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
         if line.isdigit() and pending and 1 <= int(line) <= len(pending):
             entry = kb[pending[int(line) - 1].entry_id]
             print("\n" + render_answer(entry, pending_lang) + "\n")
+            topic = Context(entry.id, entry.local(pending_lang)[1].title, pending_lang, time.time())
             pending = []
             continue
-        result = assistant.ask(line, lang=args.lang)
+        followup = contextualise(line, topic, time.time(), settings.followup_window)
+        result = assistant.ask(followup or line, lang=args.lang)
         kb = result.kb or kb
+        if followup and topic is not None and result.entry is not None:
+            note = gettext_for(result.lang)("Continuing: {topic}").format(topic=topic.title)
+            print("\n↪️ " + note)
         print("\n" + render(result, kb, settings.help_contact) + "\n")
         pending = result.candidates if result.decision == "clarify" else []
         pending_lang = result.lang
+        if result.entry is not None:
+            title = result.entry.local(result.lang)[1].title
+            topic = Context(result.entry.id, title, result.lang, time.time())
 
 
 def cmd_run(args, settings: Settings) -> int:
@@ -275,6 +289,9 @@ def _outcomes(args, settings: Settings, baseline: str | None):
         runner, name = evaluate.dense_runner(kb, make_embedder(settings)), "dense"
     else:
         runner, name = evaluate.project_runner(assistant), "project"
+        if not getattr(args, "ignore_context", False):
+            followup = evaluate.followup_reader(assistant)
+            return evaluate.run_all(questions, runner, followup), name
     return evaluate.run_all(questions, runner), name
 
 
@@ -291,7 +308,7 @@ def cmd_eval(args, settings: Settings) -> int:
             for o in outcomes:
                 exp = list(o.question.expected) or None
                 ok = (o.decision == "answer" and o.answered in o.question.expected) or (
-                    not o.question.expected and o.decision == "abstain"
+                    not o.question.expected and o.decision in NO_ANSWER
                 )
                 if not ok:
                     top = ", ".join(f"{c.entry_id}:{c.score:.3f}" for c in o.scores[:3])
@@ -539,6 +556,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "eval":
             p.add_argument("--baseline", choices=("bm25", "dense"))
             p.add_argument("--show-errors", action="store_true", help="list the misses")
+            p.add_argument(
+                "--ignore-context",
+                action="store_true",
+                help="read follow-ups (lines with a context) as questions of their own",
+            )
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="throughput and latency vs a naive bot (figures, JSON)")
     bench_options = _bench_module("options", required=False)

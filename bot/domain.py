@@ -39,9 +39,12 @@ COMMON_CITIZENSHIPS: Final[tuple[str, ...]] = (*ORIGIN_COUNTRIES, *STAY_COUNTRIE
 # migration agency" means Uzbekistan's unless it names another country.
 LANGUAGE_COUNTRY: Final[dict[str, str]] = {"uz": "uz", "tg": "tj", "ky": "kg"}
 
-# What the assistant does with a question.
-Decision = Literal["answer", "clarify", "abstain"]
-DECISIONS: Final[tuple[str, ...]] = ("answer", "clarify", "abstain")
+# What the assistant does with a message: answer from an entry, offer close topics,
+# say honestly that it has no reliable answer, or reply to small talk as small talk.
+Decision = Literal["answer", "clarify", "abstain", "smalltalk"]
+DECISIONS: Final[tuple[str, ...]] = ("answer", "clarify", "abstain", "smalltalk")
+# Decisions that give no answer: what an out-of-scope message should get.
+NO_ANSWER: Final[tuple[str, ...]] = ("abstain", "smalltalk")
 
 # Review status of a knowledge entry or a deadline rule.
 STATUSES: Final[tuple[str, ...]] = ("draft", "reviewed")

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(5.0, ge=0)
     answer_cache_size: int = Field(2048, ge=0)
 
+    # Messages from one chat within BURST_WINDOW seconds of each other are one question
+    # typed in pieces, answered once (0 turns this off).
+    burst_window: float = Field(2.0, ge=0, le=10)
+    # A short follow-up ("а для таджиков?") continues the previous answer's topic for
+    # this many seconds after it (0 turns follow-ups off).
+    followup_window: float = Field(600.0, ge=0)
+
     # Telegram (used by the bot; the core does not need it).
     bot_token: SecretStr | None = None
     telegram_api_url: str = Field(

@@ -48,7 +48,7 @@ def questions(tmp_path):
 
 def test_kb_check_ok(env, capsys):
     assert main(["kb", "check"]) == 0
-    assert "OK: 3 entries" in capsys.readouterr().out
+    assert "OK: 4 entries" in capsys.readouterr().out
 
 
 def test_kb_check_reports_file_and_line(env, capsys):
@@ -199,3 +199,11 @@ def test_benchmarks_are_not_part_of_the_installed_package():
 
     assert importlib.util.find_spec("bot.bench") is None
     assert importlib.util.find_spec("bot.telegram.standin") is None
+
+
+@pytest.mark.parametrize("text", ["рахмат", "Assalomu alaykum"])
+def test_ask_json_small_talk(env, built, capsys, text):
+    assert main(["ask", text, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["decision"] == "smalltalk" and data["entry_id"] is None
+    assert data["smalltalk"] in ("thanks", "greeting") and data["text"]

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.domain import LANGUAGES
+from bot.retrieval import smalltalk
 from bot.retrieval.embed import Embedder, make_embedder
 from bot.retrieval.index import (
     IndexNotFound,
@@ -161,6 +162,13 @@ class Assistant:
                 results[i] = Result(
                     "abstain", reply_lang, 0.0, [], detected, None, ranker.version.name,
                     kb=ranker.version.kb,
+                )  # fmt: skip
+                continue
+            chat = smalltalk.classify(text)
+            if chat is not None:  # a greeting or a thank-you is not a failed question
+                results[i] = Result(
+                    "smalltalk", reply_lang, 0.0, [], detected, None, ranker.version.name,
+                    kb=ranker.version.kb, smalltalk=chat,
                 )  # fmt: skip
                 continue
             variants = query_variants(text, detected)

@@ -17,15 +17,20 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from bot.domain import NO_ANSWER
 from bot.errors import InputError
 from bot.knowledge.entries import KnowledgeBase
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.embed import Embedder
+from bot.retrieval.followups import Context, contextualise
 from bot.retrieval.language import detect_language
 from bot.retrieval.lexical import LexicalIndex
 from bot.retrieval.ranking import decide
 from bot.retrieval.results import Candidate
 from bot.settings import Settings
+
+# Follow-ups in an evaluation file are read as if sent right after their context.
+FOLLOWUP_EVAL_WINDOW = 1.0
 
 
 class BadQuestionsFile(InputError):
@@ -38,6 +43,8 @@ class Question:
     expected: tuple[str, ...]  # empty = out of scope
     lang: str | None
     line: int
+    # The message before this one, for a follow-up ("а для таджиков?" after it).
+    context: str | None = None
 
 
 @dataclass
@@ -49,6 +56,7 @@ class Outcome:
     ranking: list[str]
     scores: list[Candidate]
     latency_ms: float
+    reply_lang: str = ""  # the language the system replied in (detected)
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -72,7 +80,10 @@ def read_questions(path: Path) -> list[Question]:
             raise BadQuestionsFile(f"{path}:{n}: 'expected' must be an id, a list of ids or null")
         if not isinstance(text, str):
             raise BadQuestionsFile(f"{path}:{n}: 'text' must be a string")
-        questions.append(Question(text, exp, item.get("lang"), n))
+        context = item.get("context")
+        if context is not None and not isinstance(context, str):
+            raise BadQuestionsFile(f"{path}:{n}: 'context' must be a string")
+        questions.append(Question(text, exp, item.get("lang"), n, context))
     if not questions:
         raise BadQuestionsFile(f"{path}: no questions")
     return questions
@@ -134,11 +145,35 @@ def dense_runner(kb: KnowledgeBase, embedder: Embedder) -> Runner:
     return run
 
 
-def run_all(questions: Sequence[Question], runner: Runner) -> list[Outcome]:
+FollowUp = Callable[[str, str], str]  # (previous message, message) -> text to search
+
+
+def followup_reader(assistant: Assistant, window: float = FOLLOWUP_EVAL_WINDOW) -> FollowUp:
+    """How the assistant reads a follow-up: the previous message's best topic, then
+    `contextualise` (what the bot and the chat do between two messages)."""
+
+    def read(previous: str, text: str) -> str:
+        result = assistant.ask(previous)
+        if not result.ranking or result.kb is None:
+            return text
+        entry = result.kb[result.ranking[0].entry_id]
+        title = entry.local(result.lang)[1].title
+        context = Context(entry.id, title, result.lang, at=0.0)
+        return contextualise(text, context, now=0.0, window=window) or text
+
+    return read
+
+
+def run_all(
+    questions: Sequence[Question], runner: Runner, followup: FollowUp | None = None
+) -> list[Outcome]:
+    """Every question through `runner`; a question with a `context` is read as a
+    follow-up of it by `followup` (without one, as a question of its own)."""
     outcomes = []
     for q in questions:
         started = time.perf_counter()
-        lang, decision, ranked = runner(q.text)
+        text = followup(q.context, q.text) if followup and q.context else q.text
+        lang, decision, ranked = runner(text)
         latency = (time.perf_counter() - started) * 1000
         answered = ranked[0].entry_id if decision == "answer" and ranked else None
         outcomes.append(
@@ -150,6 +185,7 @@ def run_all(questions: Sequence[Question], runner: Runner) -> list[Outcome]:
                 [c.entry_id for c in ranked],
                 list(ranked),
                 latency,
+                lang,
             )
         )
     return outcomes
@@ -194,7 +230,7 @@ def score_group(outcomes: Sequence[Outcome]) -> dict:
             len(ins),
         ),
         "in_scope_abstain_rate": _rate(sum(1 for o in ins if o.decision == "abstain"), len(ins)),
-        "oos_abstain_rate": _rate(sum(1 for o in oos if o.decision == "abstain"), len(oos)),
+        "oos_abstain_rate": _rate(sum(1 for o in oos if o.decision in NO_ANSWER), len(oos)),
     }
 
 
@@ -257,9 +293,11 @@ UTILITY = {
 def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ...]) -> float:
     if not expected:
         return UTILITY[
-            {"abstain": "abstain_oos", "answer": "answer_oos"}.get(decision, "clarify_oos")
+            {"abstain": "abstain_oos", "smalltalk": "abstain_oos", "answer": "answer_oos"}.get(
+                decision, "clarify_oos"
+            )
         ]
-    if decision == "abstain":
+    if decision in NO_ANSWER:
         return UTILITY["abstain_in_scope"]
     if decision == "answer":
         return UTILITY["answer_right" if candidates[0].entry_id in expected else "answer_wrong"]

@@ -78,7 +78,34 @@ def render_abstain(lang: str, contact: str = "", fmt: str = "text") -> str:
     return "\n\n".join(lines)
 
 
+def render_smalltalk(category: str, lang: str, fmt: str = "text") -> str:
+    """A short friendly reply to small talk that says what the assistant can do."""
+    _ = gettext_for(lang)
+    esc, _bold = _fmt(fmt)
+    texts = {
+        "greeting": _(
+            "Hello! I answer questions about stay, registration, work patents and permits, "
+            "and entry bans in Russia and Kazakhstan. Write your question in your own words."
+        ),
+        "thanks": _("You are welcome! If you have another question, just write it."),
+        "bye": _("Goodbye, and good luck! Write any time you have a question."),
+        "insult": _(
+            "I am sorry if I could not help. Try asking in other words, or send /topics to "
+            "see all topics."
+        ),
+        "ok": _("Good. If you have another question, just write it."),
+    }
+    who = _(
+        "I am a program, not a person. I answer from a knowledge base that resource centre "
+        "staff keep about stay, registration, work patents and permits, and entry bans in "
+        "Russia and Kazakhstan. For a personal case, ask a consultant: send /help."
+    )
+    return esc(texts.get(category, who))
+
+
 def render(result: Result, kb: KnowledgeBase, contact: str = "", fmt: str = "text") -> str:
+    if result.decision == "smalltalk":
+        return render_smalltalk(result.smalltalk or "", result.lang, fmt)
     if result.decision == "answer" and result.entry is not None:
         return render_answer(result.entry, result.lang, fmt)
     if result.decision == "clarify":

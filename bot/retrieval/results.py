@@ -38,6 +38,8 @@ class Result:
     # The knowledge snapshot of the version that ranked this question: render with it,
     # so titles and answers match even if the service switches versions meanwhile.
     kb: KnowledgeBase | None = field(default=None, repr=False)
+    # The small-talk category (bot.retrieval.smalltalk) when decision == smalltalk.
+    smalltalk: str | None = None
 
     @property
     def entry_id(self) -> str | None:

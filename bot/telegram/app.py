@@ -30,6 +30,7 @@ from bot.service import open_assistant
 from bot.settings import Settings
 from bot.storage import Storage, StorageError, StorageUnavailable
 from bot.telegram import deadlines, forget, other, questions, reminders, staff, start, topics
+from bot.telegram.bursts import BurstMiddleware
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.menu import set_default_menus
 from bot.telegram.middlewares import UserLanguageMiddleware
@@ -100,6 +101,8 @@ def build_dispatcher(
     throttle = ThrottlingMiddleware(
         make_throttle_backend(settings, salt), settings.throttle_rate, settings.throttle_period
     )
+    # Pieces of one question first, so the throttle counts questions, not pieces.
+    dp.message.outer_middleware(BurstMiddleware(settings.burst_window))
     dp.message.outer_middleware(throttle)
     dp.callback_query.outer_middleware(throttle)
     dp.shutdown.register(throttle.backend.close)

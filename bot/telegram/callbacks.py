@@ -67,6 +67,13 @@ class DeadlineCb(CallbackData, prefix="dl"):
     value: str = ""
 
 
+class WayOutCb(CallbackData, prefix="w"):
+    """A way out of a clarify: none of the topics offered (the refusal path follows)."""
+
+    action: str  # none
+    lang: str
+
+
 def valid_lang(code: str) -> bool:
     return code in LANGUAGES
 

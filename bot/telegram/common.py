@@ -4,7 +4,9 @@ anonymised question behind an answer (for a later 👎)."""
 
 from __future__ import annotations
 
+import html
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -16,6 +18,7 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from bot.errors import MigrantBotError
 from bot.knowledge.entries import Entry
 from bot.privacy import anonymise
+from bot.retrieval.followups import Context
 from bot.retrieval.render import render_answer
 from bot.storage import StorageError
 from bot.telegram import keyboards
@@ -79,23 +82,46 @@ async def recall_question(state: FSMContext, message_id: int) -> str | None:
 
 
 async def send_entry(
-    bot: Bot, chat_id: int, entry: Entry, lang: str, state: FSMContext, question: str | None
+    bot: Bot,
+    chat_id: int,
+    entry: Entry,
+    lang: str,
+    state: FSMContext,
+    question: str | None,
+    note: str | None = None,
 ) -> Message:
-    """An entry's answer (sources, "as of" date) with 👍/👎 under it."""
-    message = await send_html(
-        bot, chat_id, render_answer(entry, lang, fmt="html"), keyboards.feedback(entry.id, lang)
-    )
+    """An entry's answer (sources, "as of" date) with 👍/👎 under it, after a `note`
+    (plain text) when there is one. The entry becomes the topic a follow-up continues."""
+    text = render_answer(entry, lang, fmt="html")
+    if note:
+        text = html.escape(note) + "\n\n" + text
+    message = await send_html(bot, chat_id, text, keyboards.feedback(entry.id, lang))
     if question:
         await remember_question(state, message.message_id, question)
+    title = entry.local(lang)[1].title
+    await state.update_data(
+        topic={"entry_id": entry.id, "title": title, "lang": lang, "at": time.time()}
+    )
     return message
+
+
+async def previous_topic(state: FSMContext) -> Context | None:
+    """The topic of the last answer in this chat, for a follow-up."""
+    topic = (await state.get_data()).get("topic")
+    try:
+        return Context(**topic) if topic else None
+    except TypeError:  # state written by an older version
+        return None
 
 
 class Addressed(BaseFilter):
     """Private chats always; in groups only messages that mention the bot or reply to
     it (the bot stays silent otherwise). Passes `question` without the mention."""
 
-    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
-        text = message.text or message.caption or ""
+    async def __call__(
+        self, message: Message, bot: Bot, burst: str | None = None
+    ) -> bool | dict[str, Any]:
+        text = burst or message.text or message.caption or ""
         if message.chat.type == "private":
             return {"question": text}
         me = await bot.me()

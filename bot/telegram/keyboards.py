@@ -18,6 +18,7 @@ from bot.telegram.callbacks import (
     PrivacyCb,
     TopicsCb,
     VoteCb,
+    WayOutCb,
 )
 
 TOPICS_PER_PAGE = 6
@@ -60,16 +61,34 @@ def feedback(entry_id: str, lang: str) -> InlineKeyboardMarkup:
 
 
 def entries(
-    items: list[Entry], lang: str, via: str, with_browse: bool = False
+    items: list[Entry],
+    lang: str,
+    via: str,
+    with_browse: bool = False,
+    contacts: list[Entry] | None = None,
+    none_of_these: bool = False,
 ) -> InlineKeyboardMarkup:
-    """One button per entry (its title in `lang`), one per row."""
+    """One button per entry (its title in `lang`), one per row; first the entries that
+    say whom to contact (☎️), last "None of these" and "All topics" when asked for."""
     builder = InlineKeyboardBuilder()
+    for entry in contacts or []:
+        builder.button(
+            text=_label("☎️ " + entry.local(lang)[1].title),
+            callback_data=EntryCb(id=entry.id, lang=lang, via="a"),
+        )
     for entry in items:
         builder.button(
             text=_label(entry.local(lang)[1].title),
             callback_data=EntryCb(id=entry.id, lang=lang, via=via),
         )
     builder.adjust(1)
+    if none_of_these:
+        builder.row(
+            InlineKeyboardButton(
+                text="🤷 " + _("None of these"),
+                callback_data=WayOutCb(action="none", lang=lang).pack(),
+            )
+        )
     if with_browse:
         builder.row(
             InlineKeyboardButton(text="📚 " + _("All topics"), callback_data=TopicsCb().pack())

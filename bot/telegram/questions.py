@@ -7,7 +7,9 @@ holds up other chats.
 
 from __future__ import annotations
 
+import html
 import logging
+import time
 
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
@@ -15,16 +17,20 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.domain import LANGUAGE_COUNTRY
+from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
 from bot.retrieval.assistant import Assistant
-from bot.retrieval.render import render_abstain, render_clarify
+from bot.retrieval.followups import contextualise
+from bot.retrieval.render import render_abstain, render_clarify, render_smalltalk
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.telegram import keyboards
-from bot.telegram.callbacks import EntryCb, VoteCb, valid_entry, valid_vote
+from bot.telegram.callbacks import EntryCb, VoteCb, WayOutCb, valid_entry, valid_lang, valid_vote
 from bot.telegram.common import (
     Addressed,
     StorageDown,
+    previous_topic,
     recall_question,
     remember_question,
     send_entry,
@@ -36,6 +42,59 @@ from bot.telegram.common import (
 log = logging.getLogger(__name__)
 router = Router(name="questions")
 ABSTAIN_SUGGESTIONS = 3
+# The entry that says how to reach one's consulate: offered on every refusal when no
+# HELP_CONTACT is configured (its id is fixed by the topic catalogue).
+CONSULATE_ENTRY = "consulate-help"
+# A number typed within this many seconds of a clarify picks that topic ("2").
+CLARIFY_PICK_SECONDS = 600
+
+
+def contacts(kb: KnowledgeBase, lang: str, settings: Settings) -> list[Entry]:
+    """Entries that say whom to ask, for a refusal: none when HELP_CONTACT names a
+    person (the text does); else the services of the country the language most likely
+    marks (Uzbekistan's agency for an Uzbek question) and the consulate entry."""
+    if settings.help_contact:
+        return []
+    origin = LANGUAGE_COUNTRY.get(lang)
+    found = [e for e in kb if origin is not None and e.country == origin]
+    if CONSULATE_ENTRY in kb:
+        found.append(kb[CONSULATE_ENTRY])
+    return found
+
+
+async def refuse(
+    bot: Bot,
+    chat_id: int,
+    lang: str,
+    kb: KnowledgeBase,
+    settings: Settings,
+    suggestions: list[Entry],
+) -> Message:
+    """No reliable answer: say so, name whom to ask, offer close topics and all topics."""
+    text = render_abstain(lang, settings.help_contact, fmt="html")
+    if suggestions:
+        text += "\n\n" + _("Perhaps one of these topics helps:")
+    helpers = contacts(kb, lang, settings)
+    suggestions = [e for e in suggestions if e not in helpers]
+    return await send_html(
+        bot,
+        chat_id,
+        text,
+        keyboards.entries(suggestions, lang, via="a", with_browse=True, contacts=helpers),
+    )
+
+
+async def _picked_number(question: str, state: FSMContext) -> tuple[str, str] | None:
+    """(entry id, language) when `question` is the number of a topic just offered."""
+    text = question.strip().rstrip(".)")
+    if not text.isdigit() or len(text) > 2:
+        return None
+    offered = (await state.get_data()).get("clarify") or {}
+    ids = offered.get("ids") or []
+    fresh = time.time() - float(offered.get("at", 0)) <= CLARIFY_PICK_SECONDS
+    if fresh and 1 <= int(text) <= len(ids):
+        return ids[int(text) - 1], offered.get("lang", "ru")
+    return None
 
 
 @router.message(F.text, ~F.text.startswith("/"), Addressed())
@@ -51,13 +110,34 @@ async def on_question(
     user_key: str = "",
 ) -> None:
     chat_id = message.chat.id
+    picked = await _picked_number(question, state)
+    if picked is not None and picked[0] in assistant.version.kb:
+        entry_id, lang = picked
+        await state.update_data(clarify=None)
+        with i18n.use_locale(lang):
+            await send_entry(bot, chat_id, assistant.version.kb[entry_id], lang, state, None)
+        await try_stored(storage.log_event("picked", lang, entry_id), "event")
+        return
     await bot.send_chat_action(chat_id, "typing")
-    result = await assistant.aask(question, hint=i18n.current_locale)
+    previous = await previous_topic(state)
+    followup = contextualise(question, previous, time.time(), settings.followup_window)
+    result = await assistant.aask(followup or question, hint=i18n.current_locale)
     kb = result.kb or assistant.version.kb
     await try_stored(storage.log_event(result.decision, result.lang, result.entry_id), "event")
     with i18n.use_locale(result.lang):
+        if result.decision == "smalltalk":  # answered as small talk, never a gap
+            await send_html(
+                bot,
+                chat_id,
+                render_smalltalk(result.smalltalk or "", result.lang, fmt="html"),
+                keyboards.entries([], result.lang, via="a", with_browse=True),
+            )
+            return
         if result.decision == "answer" and result.entry is not None:
-            await send_entry(bot, chat_id, result.entry, result.lang, state, question)
+            note = None
+            if followup and previous is not None:  # say which topic it continues
+                note = "↪️ " + _("Continuing: {topic}").format(topic=previous.title)
+            await send_entry(bot, chat_id, result.entry, result.lang, state, question, note)
             return
         if result.decision == "clarify":
             items = [kb[c.entry_id] for c in result.candidates if c.entry_id in kb]
@@ -65,25 +145,48 @@ async def on_question(
                 bot,
                 chat_id,
                 render_clarify(result, kb, result.lang, fmt="html"),
-                keyboards.entries(items, result.lang, via="c"),
+                keyboards.entries(items, result.lang, via="c", none_of_these=True),
             )
             await remember_question(state, sent.message_id, question)
+            await state.update_data(
+                clarify={"ids": [e.id for e in items], "lang": result.lang, "at": time.time()}
+            )
             return
         suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
-        text = render_abstain(result.lang, settings.help_contact, fmt="html")
-        if suggestions:
-            text += "\n\n" + _("Perhaps one of these topics helps:")
-        sent = await send_html(
-            bot,
-            chat_id,
-            text,
-            keyboards.entries(suggestions, result.lang, via="a", with_browse=True),
-        )
+        sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions)
         await remember_question(state, sent.message_id, question)
     if result.ranking:  # something was asked (not only emoji or punctuation)
         await try_stored(
             storage.log_gap(user_key, anonymise(question), result.lang, "abstain"), "gap"
         )
+
+
+@router.callback_query(WayOutCb.filter(F.action == "none"))
+async def on_none_of_these(
+    query: CallbackQuery,
+    callback_data: WayOutCb,
+    bot: Bot,
+    assistant: Assistant,
+    storage: Storage,
+    settings: Settings,
+    state: FSMContext,
+    i18n: I18n,
+    user_key: str = "",
+) -> None:
+    """None of the topics offered: the refusal path, with whom to ask and all topics;
+    the question goes to the gaps log like any unanswered one."""
+    if not valid_lang(callback_data.lang) or not isinstance(query.message, Message):
+        await query.answer(_("This button is out of date."))
+        return
+    await query.answer()
+    lang = callback_data.lang
+    question = await recall_question(state, query.message.message_id)
+    await query.message.edit_reply_markup(reply_markup=None)
+    await state.update_data(clarify=None)
+    with i18n.use_locale(lang):
+        await refuse(bot, query.message.chat.id, lang, assistant.version.kb, settings, [])
+    if question:
+        await try_stored(storage.log_gap(user_key, question, lang, "abstain"), "gap")
 
 
 @router.callback_query(EntryCb.filter())
@@ -121,6 +224,8 @@ async def on_entry(
 async def on_vote(
     query: CallbackQuery,
     callback_data: VoteCb,
+    bot: Bot,
+    settings: Settings,
     assistant: Assistant,
     storage: Storage,
     state: FSMContext,
@@ -146,5 +251,24 @@ async def on_vote(
             await query.answer(_("Sorry, feedback cannot be saved right now. Please try later."))
             return
         await query.answer(_("Thank you! Your feedback helps staff improve the answers."))
-    if isinstance(query.message, Message):  # not too old to edit
-        await query.message.edit_reply_markup(reply_markup=None)
+        if isinstance(query.message, Message):  # not too old to edit
+            await query.message.edit_reply_markup(reply_markup=None)
+            if not helpful:  # a way on: other words, all topics, whom to ask
+                await _after_downvote(
+                    bot, query.message.chat.id, callback_data.lang, assistant, settings
+                )
+
+
+async def _after_downvote(
+    bot: Bot, chat_id: int, lang: str, assistant: Assistant, settings: Settings
+) -> None:
+    lines = [_("I am sorry this did not help. Try asking in other words, or choose below.")]
+    if settings.help_contact:
+        lines.append(_("To talk to a person: {contact}").format(contact=settings.help_contact))
+    helpers = contacts(assistant.version.kb, lang, settings)
+    await send_html(
+        bot,
+        chat_id,
+        html.escape("\n\n".join(lines)),
+        keyboards.entries([], lang, via="a", with_browse=True, contacts=helpers),
+    )

@@ -40,7 +40,7 @@ def test_missing_topics_and_thin_languages_are_gaps(kb_dir, tmp_path):
     assert any(g.startswith("kz-stay: en: 3 paraphrases") for g in gaps)
     md = to_markdown(report)
     assert "| ru-nothing | missing |" in md
-    assert "2 entries" not in md and "3 entries for 3 catalogue topics; 1 missing" in md
+    assert "2 entries" not in md and "4 entries for 3 catalogue topics; 1 missing" in md
     # an entry outside the catalogue is listed and noted, not dropped
     assert "not in the catalogue" in md and "registration-deadline" in md
 
@@ -88,7 +88,7 @@ def test_html_is_one_self_contained_page(kb_dir, tmp_path):
     parser.feed(page)
     assert "script" not in parser.tags  # catalogue text is escaped
     assert "link" not in parser.tags and "img" not in parser.tags  # nothing external
-    assert parser.tags.count("tr") == 1 + 4  # header + 2 catalogue rows + 2 extra entries
+    assert parser.tags.count("tr") == 1 + 5  # header + 2 catalogue rows + 3 extra entries
     assert "<script>x</script>" in "".join(parser.text)
 
 

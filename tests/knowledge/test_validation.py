@@ -32,7 +32,12 @@ def only_error(kb_dir: Path):
 def test_fixture_knowledge_base_is_valid(kb_dir):
     kb, problems = check_kb(kb_dir, today=TODAY)
     assert errors(problems) == []
-    assert set(kb.entries) == {"patent-payment", "registration-deadline", "kz-stay"}
+    assert set(kb.entries) == {
+        "patent-payment",
+        "registration-deadline",
+        "kz-stay",
+        "consulate-help",
+    }
     entry = kb["patent-payment"]
     assert entry.as_of == dt.date(2026, 1, 15)
     assert entry.text["uz"].questions[-1] == "патент учун тўлов қанча"

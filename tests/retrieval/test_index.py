@@ -38,7 +38,7 @@ def test_build_writes_a_version_with_manifest(settings, embedder, built):
     manifest = version.manifest
     assert manifest["model_id"] == embedder.model_id
     assert manifest["dim"] == embedder.dim == version.index.d
-    assert manifest["counts"]["entries"] == 3
+    assert manifest["counts"]["entries"] == 4
     assert version.index.ntotal == len(version.rows) == manifest["counts"]["rows"]
     assert set(manifest["counts"]["by_lang"]) == {"ru", "kk", "uz", "ky", "tg", "en"}
     assert len(manifest["kb_hash"]) == 64

@@ -35,7 +35,11 @@ def markup_buttons(markup: dict) -> list[dict]:
 async def test_topics_country_then_topic_then_answer(tg):
     [menu] = await tg.say(10, "/topics", "en")
     data = [b["callback_data"] for b in menu.buttons]
-    assert data == [TopicsCb(country="ru").pack(), TopicsCb(country="kz").pack()]
+    assert data == [
+        TopicsCb(country="ru").pack(),
+        TopicsCb(country="kz").pack(),
+        TopicsCb(country="any").pack(),  # the consulate: for either country
+    ]
     await tg.tap(TopicsCb(country="ru").pack(), menu, 10, "en")
     [edit] = await tg.api.wait_for("editMessageText")
     listed = entry_buttons(edit)
@@ -143,8 +147,8 @@ async def test_preview_shows_the_ranking(tg):
     assert "_error" not in reply.params
     lines = reply.shown.splitlines()
     assert "<i>how do i pay for the patent" in lines[0]
-    ranked = [line for line in lines if line[:2] in ("1.", "2.", "3.")]
-    assert len(ranked) == len(KB)
+    ranked = [line for line in lines if line[:2] in ("1.", "2.", "3.", "4.")]
+    assert 3 <= len(ranked) <= len(KB)  # the entries FAISS found among its top rows
     assert "patent-payment" in ranked[0]
     scores = [float(line.split()[1]) for line in ranked]
     assert scores == sorted(scores, reverse=True)

@@ -3,11 +3,14 @@ clarify by button, abstain, feedback, hostile input, storage outages."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 
+from bot.domain import LANGUAGES
 from bot.i18n import format_day, gettext_for
 from bot.knowledge.validation import load_kb
 from bot.telegram.callbacks import EntryCb, VoteCb
@@ -58,7 +61,7 @@ async def test_answer_in_each_language(tg, lang):
 
 async def test_clarify_then_tap_shows_that_answer(tg):
     [reply] = await tg.say(200, CLARIFY, "en")
-    choices = [EntryCb.unpack(b["callback_data"]) for b in reply.buttons]
+    choices = [EntryCb.unpack(d) for d in _callbacks(reply) if d.startswith("e:")]
     assert {c.id for c in choices} == {"kz-stay", "registration-deadline"}
     assert all(c.lang == "en" and c.via == "c" for c in choices)
     for c in choices:
@@ -189,3 +192,165 @@ async def test_logs_never_contain_the_raw_user_id(tg, caplog):
     await tg.api.wait_for("editMessageText")
     assert caplog.records  # something was logged
     assert str(user) not in caplog.text
+
+
+# ------------------------------------------------------------------ a way out everywhere
+
+
+def _callbacks(reply) -> list[str]:
+    return [b["callback_data"] for b in reply.buttons]
+
+
+@pytest.mark.parametrize(("lang", "user"), [("en", 900), ("ru", 901)])
+async def test_none_of_these_leads_to_whom_to_ask_and_all_topics(tg, lang, user):
+    [clarify] = await tg.say(user, CLARIFY, lang)  # the question decides the reply language
+    none = [d for d in _callbacks(clarify) if d.startswith("w:none:")]
+    assert none == ["w:none:en"]
+    labels = [b["text"] for b in clarify.buttons]
+    assert "🤷 " + gettext_for("en")("None of these") in labels
+    await tg.tap(none[0], clarify, user, lang)
+    [refusal] = await tg.api.wait_for("sendMessage")
+    assert CONTACT in refusal.shown  # HELP_CONTACT names a person
+    assert "t::0" in _callbacks(refusal)  # all topics
+    [gap] = await tg.storage.gaps(SINCE)
+    assert (gap.text, gap.reason) == (CLARIFY, "abstain")
+
+
+@pytest.mark.parametrize("typed", ["2", "2."])
+async def test_a_typed_number_picks_the_topic_offered(tg, typed):
+    user = 902
+    [clarify] = await tg.say(user, CLARIFY, "en")
+    second = [EntryCb.unpack(d) for d in _callbacks(clarify) if d.startswith("e:")][1]
+    [answer] = await tg.say(user, typed, "en")
+    assert KB[second.id].text["en"].title in answer.shown
+    assert [v.id for v in vote_buttons(answer)] == [second.id] * 2
+    # the number is used once: typed again, it is a question like any other
+    [again] = await tg.say(user, typed, "en")
+    assert KB[second.id].text["en"].title not in again.shown
+
+
+@pytest.mark.parametrize(("lang", "user"), [("ru", 904), ("kk", 905)])
+async def test_a_downvote_offers_other_words_all_topics_and_whom_to_ask(tg, lang, user):
+    question = {"ru": "как оплатить патент", "kk": "патентті қалай төлеймін"}[lang]
+    [answer] = await tg.say(user, question, lang)
+    _up, down = vote_buttons(answer)
+    await tg.tap(down.pack(), answer, user, lang)
+    [offer] = await tg.api.wait_for("sendMessage")
+    _ = gettext_for(lang)
+    english = "I am sorry this did not help. Try asking in other words, or choose below."
+    assert _(english) != english and _(english) in offer.shown
+    assert CONTACT in offer.shown
+    assert "t::0" in _callbacks(offer)
+
+
+class TestWithoutHelpContact:
+    """HELP_CONTACT is empty by default: a refusal must still name someone to ask."""
+
+    @pytest.fixture
+    def bot_settings(self, bot_settings):
+        return bot_settings.model_copy(update={"help_contact": ""})
+
+    @pytest.mark.parametrize(
+        ("lang", "question"), [("uz", "bugun ob-havo qanday"), ("en", ABSTAIN)]
+    )
+    async def test_without_help_contact_a_refusal_offers_the_consulate(self, tg, lang, question):
+        [refusal] = await tg.say(903, question, lang)
+        _ = gettext_for(lang)
+        assert _("Please ask a consultant of the migrant resource centre or your consulate.") in (
+            refusal.shown
+        )
+        [first, *_rest] = refusal.buttons
+        assert first["text"] == "☎️ " + KB["consulate-help"].text[lang].title
+        assert EntryCb.unpack(first["callback_data"]).id == "consulate-help"
+        assert "t::0" in _callbacks(refusal)
+
+
+@pytest.mark.parametrize(
+    ("lang", "user", "text", "reply_lang"),
+    [
+        ("uz", 910, "Assalomu alaykum", "uz"),
+        ("ru", 911, "рахмат", None),  # the reply language follows the detection
+        ("en", 912, "thank you!", "en"),
+        ("kk", 913, "Рақмет", None),
+    ],
+)
+async def test_small_talk_gets_a_friendly_reply_and_is_not_a_gap(tg, lang, user, text, reply_lang):
+    from bot.retrieval.render import render_smalltalk
+
+    [reply] = await tg.say(user, text, lang)
+    candidates = [reply_lang] if reply_lang else list(LANGUAGES)
+    expected = {render_smalltalk(c, code) for c in ("greeting", "thanks") for code in candidates}
+    assert reply.shown in expected
+    assert "t::0" in [b["callback_data"] for b in reply.buttons]  # a next step
+    assert not any(e.text["en"].title in reply.shown for e in KB)  # no random topics
+    assert await tg.storage.gaps(SINCE) == []  # staff are not asked to answer "thanks"
+
+
+class TestQuestionsTypedInPieces:
+    """A question sent as several short messages within BURST_WINDOW is answered once,
+    and the throttle counts it as one question."""
+
+    @pytest.fixture
+    def bot_settings(self, bot_settings):
+        return bot_settings.model_copy(update={"burst_window": 0.8, "throttle_rate": 2})
+
+    @pytest.mark.parametrize(
+        ("lang", "user", "pieces", "topic"),
+        [
+            ("uz", 920, ["patent", "qancha", "to'lanadi", "qanday"], "patent-payment"),
+            ("ru", 921, ["сколько дней", "можно жить", "в казахстане", "без визы"], "kz-stay"),
+        ],
+    )
+    async def test_pieces_are_joined_and_answered_once(self, tg, lang, user, pieces, topic):
+        mark = tg.api.mark()
+        for piece in pieces:
+            await tg.api.send_text(user, piece, lang)
+            await asyncio.sleep(0.1)
+        [answer] = await tg.api.wait_for("sendMessage", since=mark, timeout=10)
+        assert KB[topic].text[lang].title in answer.shown
+        await tg.api.settle(1.5)
+        assert len(tg.api.since("sendMessage", mark)) == 1  # no throttle warning, no echoes
+
+
+@pytest.mark.parametrize(
+    ("lang", "user", "first", "first_topic", "followup", "topic"),
+    [
+        (
+            "ru",
+            930,
+            "сколько дней можно жить в казахстане",
+            "kz-stay",
+            "а для таджиков?",
+            "kz-stay",
+        ),
+        ("uz", 931, "patentni qanday to'layman", "patent-payment", "qancha?", "patent-payment"),
+    ],
+)
+async def test_a_follow_up_continues_the_previous_topic(
+    tg, lang, user, first, first_topic, followup, topic
+):
+    [answer] = await tg.say(user, first, lang)
+    assert KB[first_topic].text[lang].title in answer.shown
+    [continued] = await tg.say(user, followup, lang)
+    _ = gettext_for(lang)
+    note = _("Continuing: {topic}")
+    assert note != "Continuing: {topic}"  # translated
+    assert note.format(topic=KB[first_topic].text[lang].title) in continued.shown
+    assert KB[topic].text[lang].title in continued.shown
+    # a question of its own starts afresh: no "continuing" line
+    [fresh] = await tg.say(user, first, lang)
+    assert note.split("{")[0] not in fresh.shown
+
+
+async def test_a_follow_up_after_the_window_is_a_question_of_its_own(tg):
+    user = 932
+    await tg.say(user, "сколько дней можно жить в казахстане", "ru")
+    data = await tg.dp.fsm.storage.get_data(
+        key=StorageKey(bot_id=tg.bot.id, chat_id=user, user_id=user)
+    )
+    data["topic"]["at"] -= tg.settings.followup_window + 1  # the answer was long ago
+    await tg.dp.fsm.storage.set_data(
+        key=StorageKey(bot_id=tg.bot.id, chat_id=user, user_id=user), data=data
+    )
+    [reply] = await tg.say(user, "а для таджиков?", "ru")
+    assert gettext_for("ru")("Continuing: {topic}").split("{")[0] not in reply.shown

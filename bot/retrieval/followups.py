@@ -1,0 +1,83 @@
+"""Follow-ups: "а для таджиков?", "а в Казахстане?", "а сколько стоит?".
+
+A short message that only names a country, a citizenship or a city, or only asks how
+much / when / where / what if, continues the previous question: alone it matches
+nothing or the wrong topic. Within a time window it is read together with the topic of
+the previous answer (its title, in the user's language), so "а в Казахстане?" after a
+question about registration in Russia finds registration in Kazakhstan. A message that
+asks something of its own starts afresh.
+
+Only the previous topic's id, language and time are kept between messages, never the
+question's text (privacy by default, see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.retrieval.countries import mentioned_countries
+from bot.retrieval.normalize import normalize
+
+# Longer than this, a message carries a question of its own.
+MAX_FOLLOWUP_WORDS = 6
+
+# Words that only connect a follow-up to what came before ("а для", "and for", "-chi").
+_LINKS = frozenset(
+    "а и для в во на из у по если про насчет насчёт тогда еще ещё же что как "
+    "a i dlya v na iz u po esli pro togda eshe chto kak "
+    "and for in from about what if then too also "
+    "va uchun da ham agar -chi chi bo'lsa bolsa "
+    "ва учун да ҳам хам агар чи бўлса булса "
+    "мен үшін ушин де да ше ма ме бойынша "
+    "жана үчүн учун дагы деле эмне "
+    "ва барои дар аз ҳам хам агар чӣ чи "
+    "мы я мен man men biz мы мен ман".split()
+)
+# Words that ask only "how much / when / where / what if / how long", per language and
+# as typed without special letters.
+_DETAIL = frozenset(
+    "сколько скока скольк стоит стоимость цена когда где куда срок сроки если опоздал "
+    "skolko skoka stoit tsena kogda gde kuda srok esli opozdal "
+    "how much cost price when where long late "
+    "qancha necha narxi qachon qayerda qayerga qaerda muddat kechiksam kechiksa "
+    "қанча канча неча нархи қачон качон қаерда каерда муддат кечиксам "
+    "қанша канша неше бағасы багасы қашан кашан қайда кайда мерзім мерзим кешіксем "
+    "канча баасы качан кайда мөөнөт мооонот мөөнөтү кечиксем "
+    "чанд нархаш нарх кай куҷо кучо муҳлат мухлат дер "
+    "деньги денег pul пул money акча ақша".split()
+)
+_WORD = re.compile(r"[\w'-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a follow-up continues: the previous answer's topic."""
+
+    entry_id: str
+    title: str  # in the language of that answer
+    lang: str
+    at: float  # time.time() of the answer
+
+
+def is_followup(text: str) -> bool:
+    """A short message that only names a country, citizenship or city, or only asks
+    how much / when / where / what if."""
+    words = _WORD.findall(normalize(text))
+    if not words or len(words) > MAX_FOLLOWUP_WORDS:
+        return False
+    named = mentioned_countries(text)
+    rest = [w for w in words if w not in _LINKS]
+    if named:
+        # every other word is a link word, or part of the country's name ("из Узбекистана")
+        others = [w for w in rest if not mentioned_countries(w)]
+        return len(others) <= 1
+    return bool(rest) and all(w in _DETAIL for w in rest)
+
+
+def contextualise(text: str, previous: Context | None, now: float, window: float) -> str | None:
+    """The text to search for a follow-up of `previous` (its topic, then the message),
+    or None when `text` is not a follow-up or the previous answer is too old."""
+    if previous is None or now - previous.at > window or not is_followup(text):
+        return None
+    return f"{previous.title} {text}"
