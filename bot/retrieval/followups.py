@@ -80,4 +80,9 @@ def contextualise(text: str, previous: Context | None, now: float, window: float
     or None when `text` is not a follow-up or the previous answer is too old."""
     if previous is None or now - previous.at > window or not is_followup(text):
         return None
-    return f"{previous.title} {text}"
+    title = previous.title
+    if mentioned_countries(text):
+        # "а в Казахстане?" after "Registration in Russia": the new country replaces the
+        # old one; kept, both would be named and neither would rule the other out.
+        title = " ".join(w for w in title.split() if not mentioned_countries(w))
+    return f"{title} {text}"
