@@ -18,6 +18,7 @@ EVAL_KEYS = {
     "wrong_answer_rate",
     "in_scope_abstain_rate",
     "oos_abstain_rate",
+    "reply_lang",
 }
 
 

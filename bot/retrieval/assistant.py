@@ -164,11 +164,12 @@ class Assistant:
                     kb=ranker.version.kb,
                 )  # fmt: skip
                 continue
+            script = "cyrl" if reply_lang == "uz" and detected.script == "cyrl" else ""
             chat = smalltalk.classify(text)
             if chat is not None:  # a greeting or a thank-you is not a failed question
                 results[i] = Result(
                     "smalltalk", reply_lang, 0.0, [], detected, None, ranker.version.name,
-                    kb=ranker.version.kb, smalltalk=chat,
+                    kb=ranker.version.kb, smalltalk=chat, script=script,
                 )  # fmt: skip
                 continue
             variants = query_variants(text, detected)
@@ -219,6 +220,7 @@ class Assistant:
             timings_ms=timings,
             ranking=ranked,
             kb=kb,
+            script="cyrl" if lang == "uz" and detected.script == "cyrl" else "",
         )
 
     async def aask(self, text: str, lang: str | None = None, hint: str | None = None) -> Result:

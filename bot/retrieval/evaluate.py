@@ -25,6 +25,7 @@ from bot.retrieval.embed import Embedder
 from bot.retrieval.followups import Context, contextualise
 from bot.retrieval.language import detect_language
 from bot.retrieval.lexical import LexicalIndex
+from bot.retrieval.normalize import normalize, script_of
 from bot.retrieval.ranking import decide
 from bot.retrieval.results import Candidate
 from bot.settings import Settings
@@ -56,7 +57,7 @@ class Outcome:
     ranking: list[str]
     scores: list[Candidate]
     latency_ms: float
-    reply_lang: str = ""  # the language the system replied in (detected)
+    reply_lang: str = ""  # the language (and "-cyrl" for Cyrillic Uzbek) of the reply
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -95,13 +96,14 @@ def check_ids(questions: Sequence[Question], kb: KnowledgeBase) -> list[str]:
 
 # ---------------------------------------------------------------- systems under test
 
-Runner = Callable[[str], tuple[str, str, list[Candidate]]]  # text -> (lang, decision, ranking)
+# text -> (reply language, decision, ranking, reply script: "cyrl" for Uzbek in Cyrillic)
+Runner = Callable[[str], tuple[str, str, list[Candidate], str]]
 
 
 def project_runner(assistant: Assistant) -> Runner:
-    def run(text: str) -> tuple[str, str, list[Candidate]]:
+    def run(text: str) -> tuple[str, str, list[Candidate], str]:
         result = assistant.ask(text)
-        return result.lang, result.decision, result.ranking
+        return result.lang, result.decision, result.ranking, result.script
 
     return run
 
@@ -114,11 +116,11 @@ def bm25_runner(kb: KnowledgeBase) -> Runner:
     }
     index = LexicalIndex(docs, prefix=0)
 
-    def run(text: str) -> tuple[str, str, list[Candidate]]:
+    def run(text: str) -> tuple[str, str, list[Candidate], str]:
         scores = index.bm25(text)
         ranked = sorted((Candidate(e, s) for e, s in scores.items()), key=lambda c: -c.score)
         decision = "answer" if ranked and ranked[0].score > 0 else "abstain"
-        return detect_language(text).lang, decision, ranked
+        return detect_language(text).lang, decision, ranked, ""
 
     return run
 
@@ -133,14 +135,14 @@ def dense_runner(kb: KnowledgeBase, embedder: Embedder) -> Runner:
     index = faiss.IndexFlatIP(embedder.dim)
     index.add(embedder.embed_passages(texts))
 
-    def run(text: str) -> tuple[str, str, list[Candidate]]:
+    def run(text: str) -> tuple[str, str, list[Candidate], str]:
         sims, rows = index.search(embedder.embed_queries([text]), len(ids))
         best: dict[str, float] = {}
         for s, r in zip(sims[0], rows[0], strict=True):
             if r >= 0 and ids[r] not in best:
                 best[ids[r]] = float(s)
         ranked = [Candidate(e, s) for e, s in best.items()]
-        return detect_language(text).lang, "answer", ranked
+        return detect_language(text).lang, "answer", ranked, ""
 
     return run
 
@@ -173,7 +175,7 @@ def run_all(
     for q in questions:
         started = time.perf_counter()
         text = followup(q.context, q.text) if followup and q.context else q.text
-        lang, decision, ranked = runner(text)
+        lang, decision, ranked, script = runner(text)
         latency = (time.perf_counter() - started) * 1000
         answered = ranked[0].entry_id if decision == "answer" and ranked else None
         outcomes.append(
@@ -185,7 +187,7 @@ def run_all(
                 [c.entry_id for c in ranked],
                 list(ranked),
                 latency,
-                lang,
+                lang + ("-cyrl" if script == "cyrl" else ""),
             )
         )
     return outcomes
@@ -202,10 +204,12 @@ def score_group(outcomes: Sequence[Outcome]) -> dict:
     """top1/top3/mrr: the ranking, whatever the decision, over in-scope questions.
     answered_correct: decision answer with an expected id, over in-scope questions.
     wrong_answer_rate: decision answer with a wrong id, over in-scope questions.
-    in_scope_abstain_rate: abstain on in-scope questions. oos_abstain_rate: abstain on
-    out-of-scope questions."""
+    in_scope_abstain_rate: abstain on in-scope questions. oos_abstain_rate: abstain (or
+    small talk) on out-of-scope questions. reply_lang: replies in the labelled language,
+    and for Uzbek in the question's script, over questions with a `lang` label."""
     ins = [o for o in outcomes if o.question.expected]
     oos = [o for o in outcomes if not o.question.expected]
+    labelled = [o for o in outcomes if o.question.lang]
 
     def rank_of(o: Outcome) -> int | None:
         for i, e in enumerate(o.ranking, 1):
@@ -231,7 +235,19 @@ def score_group(outcomes: Sequence[Outcome]) -> dict:
         ),
         "in_scope_abstain_rate": _rate(sum(1 for o in ins if o.decision == "abstain"), len(ins)),
         "oos_abstain_rate": _rate(sum(1 for o in oos if o.decision in NO_ANSWER), len(oos)),
+        "reply_lang": _rate(
+            sum(1 for o in labelled if o.reply_lang == _expected_reply(o)), len(labelled)
+        ),
     }
+
+
+def _expected_reply(o: Outcome) -> str:
+    """The reply a labelled question should get: its language, and for Uzbek written in
+    Cyrillic, Cyrillic ("uz-cyrl")."""
+    lang = o.question.lang or ""
+    if lang == "uz" and script_of(normalize(o.question.text)) == "cyrl":
+        return "uz-cyrl"
+    return lang
 
 
 def report(outcomes: Sequence[Outcome], system: str) -> dict:
@@ -261,6 +277,7 @@ def format_table(reports: Sequence[dict]) -> str:
         "wrong_answer_rate",
         "in_scope_abstain_rate",
         "oos_abstain_rate",
+        "reply_lang",
     )
     head = f"{'system':<8} {'lang':<8} {'n':>4} " + " ".join(f"{c[:12]:>12}" for c in cols)
     lines = [head, "-" * len(head)]

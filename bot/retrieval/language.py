@@ -55,7 +55,11 @@ _WORDS: dict[str, set[str]] = {
         "кантип канча кийин бар керек болот барбы үчүн учун кайда эмне качан орусияда россияда "
         "жумуш мөөнөт мөөнөтү мөөнөтүн мооноту каттоо катталуу уруксат менин мен "
         "болобу келсе күн кун күндөн кундон ишке иштөө иштоо акча төлөө толоо айып "
-        "орусия казакстанда кыргызстан кыргыз жарандары визасыз кантсе алам".split()
+        "орусия казакстанда кыргызстан кыргыз жарандары визасыз кантсе алам "
+        # Kyrgyz where Kazakh differs, as typed without special letters
+        "жардам боюнча элчилик керекпи болобу кимдер бошотулат котормочу укук укуктарым "
+        "ырайы аба эмнеге кылам кылыш жасатыш алмаштырсам текшергенде алат "
+        "болсом болсо мага сага бизге кайрылам иштейм".split()
     ),
     "tg": set(
         "чӣ чи чанд рӯз руз дар барои кадом тавр метавонам метавонад аст ман кор шавад "
@@ -72,7 +76,11 @@ _WORDS: dict[str, set[str]] = {
         "va bilan ro'yxat royxat rossiyada kun kuni kunda to'lov tolov qilish olish men "
         "ishlash qachon yo'q yoq bor haqida bo'lsa bolsa kerakmi qilsa qaytib "
         "olsam qilaman nechta muddat muddati jarima ruxsat qozog'istonda qozogistonda "
-        "rossiya viza vizasiz to'lash tolash".split()
+        "rossiya viza vizasiz to'lash tolash "
+        # Uzbek Cyrillic as typed without ў қ ғ ҳ, often with Russian words in between
+        "иш ишчи берувчи ойлик бермаяпти бермаяпди бермади ишлайман ишлаяпман ишладим "
+        "керакми нима нимага килсам киламан борса бориш мумкинми эмас йук булди булади "
+        "хужжат хужжатим паспортим олиб олдим кетди".split()
     ),
     "en": set(
         "how what the can i is do my in to for long much where when need stay without "
@@ -91,6 +99,9 @@ _WORDS: dict[str, set[str]] = {
 }
 
 LATIN_RU = "ru-latn"
+# Votes another Cyrillic language needs to win over Russian words mixed into it (one
+# distinctive word or letter of its own).
+MIXED_MIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -138,8 +149,15 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
     if hint:
         key = LATIN_RU if (hint == "ru" and script == "latn") else hint
         if key in scores:
-            scores[key] += 0.5
+            # One or two words ("patent") say little: the chosen language weighs more.
+            scores[key] += 1.0 if len(words) <= 2 else 0.5
     best = max(candidates, key=lambda c: (scores[c], -candidates.index(c)))
+    if best == "ru" and script == "cyrl":
+        # Russian words in an Uzbek, Kazakh, Kyrgyz or Tajik sentence ("иш берувчи
+        # ойлик бермаяпти, что делать"): the other language is the speaker's own.
+        other = max((c for c in candidates if c != "ru"), key=lambda c: scores[c])
+        if scores[other] >= MIXED_MIN:
+            best = other
     if script == "latn" and scores[best] == 0:
         best = "en"
     if best == LATIN_RU:

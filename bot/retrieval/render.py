@@ -12,6 +12,7 @@ from collections.abc import Callable
 from bot.i18n import format_day, gettext_for, language_name
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.retrieval.results import Result
+from bot.retrieval.transliterate import uz_latin_to_cyrillic
 
 
 def _fmt(fmt: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
@@ -103,7 +104,19 @@ def render_smalltalk(category: str, lang: str, fmt: str = "text") -> str:
     return esc(texts.get(category, who))
 
 
+def in_script(text: str, lang: str, cyrillic: bool, fmt: str = "text") -> str:
+    """`text` as the user reads it: Uzbek in Cyrillic for a user who writes in Cyrillic
+    (the knowledge base and the catalogue keep Uzbek in Latin letters)."""
+    if lang == "uz" and cyrillic:
+        return uz_latin_to_cyrillic(text, html=fmt == "html")
+    return text
+
+
 def render(result: Result, kb: KnowledgeBase, contact: str = "", fmt: str = "text") -> str:
+    return in_script(_render(result, kb, contact, fmt), result.lang, result.script == "cyrl", fmt)
+
+
+def _render(result: Result, kb: KnowledgeBase, contact: str, fmt: str) -> str:
     if result.decision == "smalltalk":
         return render_smalltalk(result.smalltalk or "", result.lang, fmt)
     if result.decision == "answer" and result.entry is not None:

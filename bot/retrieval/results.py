@@ -40,6 +40,9 @@ class Result:
     kb: KnowledgeBase | None = field(default=None, repr=False)
     # The small-talk category (bot.retrieval.smalltalk) when decision == smalltalk.
     smalltalk: str | None = None
+    # "cyrl" when the reply is Uzbek and the question was written in Cyrillic: the
+    # reply is then shown in Cyrillic too (bot.retrieval.transliterate).
+    script: str = ""
 
     @property
     def entry_id(self) -> str | None:

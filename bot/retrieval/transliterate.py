@@ -6,6 +6,11 @@ Cyrillic as the official Latin alphabet, so both meet the entries' own words.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
+import alifbo
+
 # Latin-script Russian as people type it in chats (no standard: several spellings map
 # to one letter). Longest patterns first.
 _RU_LATIN = [
@@ -134,3 +139,32 @@ def uz_cyrillic_to_latin(text: str) -> str:
             out.append(_UZ_CYR.get(ch, ch))
         prev = ch
     return "".join(out)
+
+
+# Telegram HTML tags, entities and links (a source's title names a document as it is
+# written): never transliterated (<b> must not become <б>).
+_MARKUP = re.compile(r"(<a\s[^<>]*>.*?</a>|<[^<>]+>|&#?\w+;)", re.S)
+# An apostrophe needs no escaping in Telegram HTML, and escaped it would cut o'/g'.
+_APOSTROPHE_ENTITY = re.compile(r"&#(?:x27|39);")
+
+
+@lru_cache(maxsize=4096)
+def _uz_cyrillic_plain(text: str) -> str:
+    # alifbo (MIT, no dependencies) converts the Latin alphabet, previous or 2026, to
+    # Cyrillic with the exceptions of Uzbek orthography (e -> э at a word start, ye,
+    # yo, ts in loanwords, sʼh); URLs, e-mails and words the alphabet cannot spell
+    # ("YeOII" aside, brand names, English) are kept as written.
+    return alifbo.to_cyrillic(text).text
+
+
+def uz_latin_to_cyrillic(text: str, html: bool = False) -> str:
+    """Uzbek in Latin letters (the knowledge base's script) as Uzbek Cyrillic, for a
+    user who writes in Cyrillic. With `html`, tags and entities are left as they are."""
+    if not html:
+        return _uz_cyrillic_plain(text)
+    text = _APOSTROPHE_ENTITY.sub("'", text)
+    return "".join(
+        part if _MARKUP.fullmatch(part) else _uz_cyrillic_plain(part)
+        for part in _MARKUP.split(text)
+        if part
+    )

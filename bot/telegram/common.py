@@ -20,6 +20,7 @@ from bot.knowledge.entries import Entry
 from bot.privacy import anonymise
 from bot.retrieval.followups import Context
 from bot.retrieval.render import render_answer
+from bot.retrieval.transliterate import uz_latin_to_cyrillic
 from bot.storage import StorageError
 from bot.telegram import keyboards
 from bot.telegram.text import split_html
@@ -52,11 +53,30 @@ async def try_stored(call: Awaitable[T], what: str) -> T | None:
         return None
 
 
+def cyrillic_markup(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """The same buttons with their Uzbek labels in Cyrillic."""
+    if markup is None:
+        return None
+    rows = [
+        [b.model_copy(update={"text": uz_latin_to_cyrillic(b.text)}) for b in row]
+        for row in markup.inline_keyboard
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 async def send_html(
-    bot: Bot, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    cyrillic: bool = False,
 ) -> Message:
     """Send HTML in as many messages as the 4096-character limit needs; the keyboard goes
-    under the last part. Returns the last message sent."""
+    under the last part. Returns the last message sent. `cyrillic`: the text and the
+    button labels are Uzbek, to be shown in Cyrillic (the user writes in Cyrillic)."""
+    if cyrillic:
+        text = uz_latin_to_cyrillic(text, html=True)
+        reply_markup = cyrillic_markup(reply_markup)
     parts = split_html(text)
     message: Message | None = None
     for i, part in enumerate(parts):
@@ -89,13 +109,14 @@ async def send_entry(
     state: FSMContext,
     question: str | None,
     note: str | None = None,
+    cyrillic: bool = False,
 ) -> Message:
     """An entry's answer (sources, "as of" date) with 👍/👎 under it, after a `note`
     (plain text) when there is one. The entry becomes the topic a follow-up continues."""
     text = render_answer(entry, lang, fmt="html")
     if note:
         text = html.escape(note) + "\n\n" + text
-    message = await send_html(bot, chat_id, text, keyboards.feedback(entry.id, lang))
+    message = await send_html(bot, chat_id, text, keyboards.feedback(entry.id, lang), cyrillic)
     if question:
         await remember_question(state, message.message_id, question)
     title = entry.local(lang)[1].title
@@ -133,3 +154,9 @@ class Addressed(BaseFilter):
             start = text.lower().index(mention)
             return {"question": (text[:start] + text[start + len(mention) :]).strip()}
         return False
+
+
+async def uzbek_in_cyrillic(state: FSMContext, lang: str) -> bool:
+    """Whether this chat's Uzbek replies are shown in Cyrillic: the user's last Uzbek
+    question was written in Cyrillic."""
+    return lang == "uz" and bool((await state.get_data()).get("uz_cyrillic"))

@@ -37,6 +37,7 @@ from bot.telegram.common import (
     send_html,
     stored,
     try_stored,
+    uzbek_in_cyrillic,
 )
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ async def refuse(
     kb: KnowledgeBase,
     settings: Settings,
     suggestions: list[Entry],
+    cyrillic: bool = False,
 ) -> Message:
     """No reliable answer: say so, name whom to ask, offer close topics and all topics."""
     text = render_abstain(lang, settings.help_contact, fmt="html")
@@ -81,6 +83,7 @@ async def refuse(
         chat_id,
         text,
         keyboards.entries(suggestions, lang, via="a", with_browse=True, contacts=helpers),
+        cyrillic,
     )
 
 
@@ -114,8 +117,10 @@ async def on_question(
     if picked is not None and picked[0] in assistant.version.kb:
         entry_id, lang = picked
         await state.update_data(clarify=None)
+        cyrillic = await uzbek_in_cyrillic(state, lang)
         with i18n.use_locale(lang):
-            await send_entry(bot, chat_id, assistant.version.kb[entry_id], lang, state, None)
+            entry = assistant.version.kb[entry_id]
+            await send_entry(bot, chat_id, entry, lang, state, None, cyrillic=cyrillic)
         await try_stored(storage.log_event("picked", lang, entry_id), "event")
         return
     await bot.send_chat_action(chat_id, "typing")
@@ -124,6 +129,9 @@ async def on_question(
     result = await assistant.aask(followup or question, hint=i18n.current_locale)
     kb = result.kb or assistant.version.kb
     await try_stored(storage.log_event(result.decision, result.lang, result.entry_id), "event")
+    cyrillic = result.lang == "uz" and result.script == "cyrl"
+    if result.lang == "uz":  # later taps (a topic, a vote) answer in the same script
+        await state.update_data(uz_cyrillic=cyrillic)
     with i18n.use_locale(result.lang):
         if result.decision == "smalltalk":  # answered as small talk, never a gap
             await send_html(
@@ -131,13 +139,16 @@ async def on_question(
                 chat_id,
                 render_smalltalk(result.smalltalk or "", result.lang, fmt="html"),
                 keyboards.entries([], result.lang, via="a", with_browse=True),
+                cyrillic,
             )
             return
         if result.decision == "answer" and result.entry is not None:
             note = None
             if followup and previous is not None:  # say which topic it continues
                 note = "↪️ " + _("Continuing: {topic}").format(topic=previous.title)
-            await send_entry(bot, chat_id, result.entry, result.lang, state, question, note)
+            await send_entry(
+                bot, chat_id, result.entry, result.lang, state, question, note, cyrillic
+            )
             return
         if result.decision == "clarify":
             items = [kb[c.entry_id] for c in result.candidates if c.entry_id in kb]
@@ -146,6 +157,7 @@ async def on_question(
                 chat_id,
                 render_clarify(result, kb, result.lang, fmt="html"),
                 keyboards.entries(items, result.lang, via="c", none_of_these=True),
+                cyrillic,
             )
             await remember_question(state, sent.message_id, question)
             await state.update_data(
@@ -153,7 +165,7 @@ async def on_question(
             )
             return
         suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
-        sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions)
+        sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions, cyrillic)
         await remember_question(state, sent.message_id, question)
     if result.ranking:  # something was asked (not only emoji or punctuation)
         await try_stored(
@@ -184,7 +196,9 @@ async def on_none_of_these(
     await query.message.edit_reply_markup(reply_markup=None)
     await state.update_data(clarify=None)
     with i18n.use_locale(lang):
-        await refuse(bot, query.message.chat.id, lang, assistant.version.kb, settings, [])
+        cyrillic = await uzbek_in_cyrillic(state, lang)
+        kb = assistant.version.kb
+        await refuse(bot, query.message.chat.id, lang, kb, settings, [], cyrillic)
     if question:
         await try_stored(storage.log_gap(user_key, question, lang, "abstain"), "gap")
 
@@ -215,7 +229,9 @@ async def on_entry(
     if callback_data.via in ("c", "a"):
         question = await recall_question(state, query.message.message_id)
     with i18n.use_locale(lang):
-        await send_entry(bot, query.message.chat.id, kb[callback_data.id], lang, state, question)
+        cyrillic = await uzbek_in_cyrillic(state, lang)
+        entry = kb[callback_data.id]
+        await send_entry(bot, query.message.chat.id, entry, lang, state, question, None, cyrillic)
     decision = {"c": "picked", "a": "suggested"}.get(callback_data.via, "browsed")
     await try_stored(storage.log_event(decision, lang, callback_data.id), "event")
 
@@ -254,13 +270,14 @@ async def on_vote(
         if isinstance(query.message, Message):  # not too old to edit
             await query.message.edit_reply_markup(reply_markup=None)
             if not helpful:  # a way on: other words, all topics, whom to ask
+                cyrillic = await uzbek_in_cyrillic(state, callback_data.lang)
                 await _after_downvote(
-                    bot, query.message.chat.id, callback_data.lang, assistant, settings
+                    bot, query.message.chat.id, callback_data.lang, assistant, settings, cyrillic
                 )
 
 
 async def _after_downvote(
-    bot: Bot, chat_id: int, lang: str, assistant: Assistant, settings: Settings
+    bot: Bot, chat_id: int, lang: str, assistant: Assistant, settings: Settings, cyrillic: bool
 ) -> None:
     lines = [_("I am sorry this did not help. Try asking in other words, or choose below.")]
     if settings.help_contact:
@@ -271,4 +288,5 @@ async def _after_downvote(
         chat_id,
         html.escape("\n\n".join(lines)),
         keyboards.entries([], lang, via="a", with_browse=True, contacts=helpers),
+        cyrillic,
     )

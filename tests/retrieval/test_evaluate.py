@@ -86,3 +86,18 @@ def test_the_floor_holds_in_every_language_not_only_on_average():
     kazakh = score_group([o for o in decided if o.lang == "kk"])
     assert kazakh["oos_abstain_rate"] >= evaluate.MIN_OOS_ABSTAIN_RATE
     assert score_group([o for o in decided if o.lang == "ru"])["answered_correct"] == 1.0
+
+
+def test_reply_lang_counts_the_language_and_the_script_of_uzbek():
+    def outcome(text: str, lang: str, reply: str) -> Outcome:
+        q = Question(text, ("x",), lang, 1)
+        return Outcome(q, lang, "answer", "x", ["x"], [Candidate("x", 1.0)], 1.0, reply)
+
+    outcomes = [
+        outcome("patent qancha", "uz", "uz"),  # Latin asked, Latin replied
+        outcome("патент қанча", "uz", "uz-cyrl"),  # Cyrillic asked, Cyrillic replied
+        outcome("патент қанча", "uz", "uz"),  # Cyrillic asked, Latin replied: wrong
+        outcome("сколько стоит патент", "ru", "ru"),
+        outcome("иш берувчи ойлик бермаяпти", "uz", "ru"),  # wrong language
+    ]
+    assert score_group(outcomes)["reply_lang"] == 3 / 5

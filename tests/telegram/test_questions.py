@@ -171,10 +171,38 @@ async def test_question_answered_while_storage_is_down(tg):
     await tg.storage.open()  # for the fixture's teardown
 
 
-async def test_uzbek_cyrillic_question_gets_the_latin_answer(tg):
+async def test_uzbek_cyrillic_question_gets_a_cyrillic_answer(tg):
+    # Many Uzbek users read Cyrillic better: who writes in Cyrillic reads Cyrillic,
+    # answer and buttons (the knowledge base keeps Uzbek in Latin letters).
+    from bot.retrieval.transliterate import uz_latin_to_cyrillic
+
     [reply] = await tg.say(800, "патент учун тўлов қанча", "uz")
-    assert KB["patent-payment"].text["uz"].title in reply.shown  # Latin script
-    assert format_day(KB["patent-payment"].as_of, "uz") in reply.shown
+    title = KB["patent-payment"].text["uz"].title
+    assert uz_latin_to_cyrillic(title) in reply.shown and title not in reply.shown
+    assert "Ишлаш патенти" in reply.shown  # hand-checked: "Ishlash patenti"
+    labels = [b["text"] for b in reply.buttons]
+    assert uz_latin_to_cyrillic("👍 " + gettext_for("uz")("Helpful")) in labels
+    # the same user writing in Latin reads Latin
+    [latin] = await tg.say(800, "patent uchun to'lov qancha", "uz")
+    assert title in latin.shown
+
+
+@pytest.mark.parametrize(
+    ("text", "app_lang"),
+    [("иш берувчи ойлик бермаяпти", "ru"), ("patent", "uz")],
+)
+async def test_the_reply_is_in_the_users_own_language(tg, text, app_lang):
+    # Uzbek with no Uzbek letters (and Russian words around it) is Uzbek; one word that
+    # any language may use follows the user's chosen language.
+    from bot.retrieval.transliterate import uz_latin_to_cyrillic
+
+    await tg.storage.set_language(tg.key(801), "uz")
+    [reply] = await tg.say(801, text, app_lang)
+    uz_texts = {KB[e].text["uz"].title for e in KB.entries} | {
+        gettext_for("uz")("Perhaps one of these topics helps:")
+    }
+    cyrillic = {uz_latin_to_cyrillic(t) for t in uz_texts}
+    assert any(t in reply.shown for t in uz_texts | cyrillic), reply.shown
 
 
 async def test_logs_never_contain_the_raw_user_id(tg, caplog):
