@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain import ORIGIN_COUNTRIES, STAY_COUNTRIES
 from bot.retrieval.countries import mentioned_countries
 from bot.retrieval.normalize import normalize
 
@@ -81,8 +82,11 @@ def contextualise(text: str, previous: Context | None, now: float, window: float
     if previous is None or now - previous.at > window or not is_followup(text):
         return None
     title = previous.title
-    if mentioned_countries(text):
-        # "а в Казахстане?" after "Registration in Russia": the new country replaces the
-        # old one; kept, both would be named and neither would rule the other out.
-        title = " ".join(w for w in title.split() if not mentioned_countries(w))
+    named = mentioned_countries(text)
+    for kind in (set(STAY_COUNTRIES), set(ORIGIN_COUNTRIES)):
+        if named & kind:
+            # "а в Казахстане?" after "Registration in Russia": the new country replaces
+            # the old one of its kind; kept, both would be named and neither would rule
+            # the other out. A citizenship ("а для таджиков?") keeps the country of stay.
+            title = " ".join(w for w in title.split() if not mentioned_countries(w) & kind)
     return f"{title} {text}"

@@ -107,9 +107,15 @@ def render_smalltalk(category: str, lang: str, fmt: str = "text") -> str:
 def in_script(text: str, lang: str, cyrillic: bool, fmt: str = "text") -> str:
     """`text` as the user reads it: Uzbek in Cyrillic for a user who writes in Cyrillic
     (the knowledge base and the catalogue keep Uzbek in Latin letters)."""
-    if lang == "uz" and cyrillic:
-        return uz_latin_to_cyrillic(text, html=fmt == "html")
-    return text
+    if not (lang == "uz" and cyrillic):
+        return text
+    if fmt == "html":  # links (sources) are kept by the converter
+        return uz_latin_to_cyrillic(text, html=True)
+    # plain text: a source line ("• title: url") names a document as it is written
+    return "\n".join(
+        line if line.startswith("• ") and "://" in line else uz_latin_to_cyrillic(line)
+        for line in text.split("\n")
+    )
 
 
 def render(result: Result, kb: KnowledgeBase, contact: str = "", fmt: str = "text") -> str:

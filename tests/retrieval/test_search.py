@@ -9,7 +9,9 @@ import pytest
 
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.index import POINTER, CorruptIndex, build_index
+from bot.retrieval.normalize import script_of
 from bot.retrieval.render import render
+from bot.retrieval.transliterate import uz_latin_to_cyrillic
 
 FIXTURE_THRESHOLDS = {
     "answer_threshold": 0.93,
@@ -45,8 +47,12 @@ def test_answers_in_each_language(assistant, question, lang):
     assert result.entry_id == "patent-payment"
     assert result.lang == lang
     text = render(result, assistant.version.kb)
-    assert assistant.version.kb["patent-payment"].text[lang].answer.strip() in text
+    answer = assistant.version.kb["patent-payment"].text[lang].answer.strip()
+    cyrillic = result.script == "cyrl"  # Uzbek asked in Cyrillic is answered in Cyrillic
+    assert cyrillic == (lang == "uz" and script_of(question) == "cyrl")
+    assert (uz_latin_to_cyrillic(answer) if cyrillic else answer) in text
     assert "https://example.org/patent-payment" in text
+    assert "Test source for the patent payment topic" in text  # a title kept as written
 
 
 def test_cross_topic_questions_reach_their_entry(assistant):
