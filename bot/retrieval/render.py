@@ -104,22 +104,25 @@ def render_smalltalk(category: str, lang: str, fmt: str = "text") -> str:
     return esc(texts.get(category, who))
 
 
-def in_script(text: str, lang: str, cyrillic: bool, fmt: str = "text") -> str:
+def in_script(
+    text: str, lang: str, cyrillic: bool, fmt: str = "text", keep: tuple[str, ...] = ()
+) -> str:
     """`text` as the user reads it: Uzbek in Cyrillic for a user who writes in Cyrillic
     (the knowledge base and the catalogue keep Uzbek in Latin letters)."""
     if not (lang == "uz" and cyrillic):
         return text
     if fmt == "html":  # links (sources) are kept by the converter
-        return uz_latin_to_cyrillic(text, html=True)
+        return uz_latin_to_cyrillic(text, html=True, keep=(*keep, *map(html.escape, keep)))
     # plain text: a source line ("• title: url") names a document as it is written
     return "\n".join(
-        line if line.startswith("• ") and "://" in line else uz_latin_to_cyrillic(line)
+        line if line.startswith("• ") and "://" in line else uz_latin_to_cyrillic(line, keep=keep)
         for line in text.split("\n")
     )
 
 
 def render(result: Result, kb: KnowledgeBase, contact: str = "", fmt: str = "text") -> str:
-    return in_script(_render(result, kb, contact, fmt), result.lang, result.script == "cyrl", fmt)
+    text = _render(result, kb, contact, fmt)
+    return in_script(text, result.lang, result.script == "cyrl", fmt, keep=(contact,))
 
 
 def _render(result: Result, kb: KnowledgeBase, contact: str, fmt: str) -> str:

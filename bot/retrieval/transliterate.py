@@ -157,14 +157,22 @@ def _uz_cyrillic_plain(text: str) -> str:
     return alifbo.to_cyrillic(text).text
 
 
-def uz_latin_to_cyrillic(text: str, html: bool = False) -> str:
+def uz_latin_to_cyrillic(text: str, html: bool = False, keep: tuple[str, ...] = ()) -> str:
     """Uzbek in Latin letters (the knowledge base's script) as Uzbek Cyrillic, for a
-    user who writes in Cyrillic. With `html`, tags and entities are left as they are."""
+    user who writes in Cyrillic. With `html`, tags and entities are left as they are;
+    the strings in `keep` (a configured contact, a name) are left as written."""
+    keep = tuple(k for k in dict.fromkeys(keep) if k)
+    for i, kept in enumerate(keep):  # private-use placeholders: no alphabet converts them
+        text = text.replace(kept, chr(0xE000 + i))
     if not html:
-        return _uz_cyrillic_plain(text)
-    text = _APOSTROPHE_ENTITY.sub("'", text)
-    return "".join(
-        part if _MARKUP.fullmatch(part) else _uz_cyrillic_plain(part)
-        for part in _MARKUP.split(text)
-        if part
-    )
+        out = _uz_cyrillic_plain(text)
+    else:
+        text = _APOSTROPHE_ENTITY.sub("'", text)
+        out = "".join(
+            part if _MARKUP.fullmatch(part) else _uz_cyrillic_plain(part)
+            for part in _MARKUP.split(text)
+            if part
+        )
+    for i, kept in enumerate(keep):
+        out = out.replace(chr(0xE000 + i), kept)
+    return out

@@ -70,12 +70,13 @@ async def send_html(
     text: str,
     reply_markup: InlineKeyboardMarkup | None = None,
     cyrillic: bool = False,
+    keep: tuple[str, ...] = (),
 ) -> Message:
     """Send HTML in as many messages as the 4096-character limit needs; the keyboard goes
     under the last part. Returns the last message sent. `cyrillic`: the text and the
     button labels are Uzbek, to be shown in Cyrillic (the user writes in Cyrillic)."""
-    if cyrillic:
-        text = uz_latin_to_cyrillic(text, html=True)
+    if cyrillic:  # `keep`: configured text (a contact) stays as written
+        text = uz_latin_to_cyrillic(text, html=True, keep=(*keep, *map(html.escape, keep)))
         reply_markup = cyrillic_markup(reply_markup)
     parts = split_html(text)
     message: Message | None = None

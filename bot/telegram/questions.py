@@ -84,6 +84,7 @@ async def refuse(
         text,
         keyboards.entries(suggestions, lang, via="a", with_browse=True, contacts=helpers),
         cyrillic,
+        keep=(settings.help_contact,),
     )
 
 
@@ -289,4 +290,5 @@ async def _after_downvote(
         html.escape("\n\n".join(lines)),
         keyboards.entries([], lang, via="a", with_browse=True, contacts=helpers),
         cyrillic,
+        keep=(settings.help_contact,),
     )

@@ -385,3 +385,9 @@ async def test_a_follow_up_after_the_window_is_a_question_of_its_own(tg):
     )
     [reply] = await tg.say(user, "а для таджиков?", "ru")
     assert gettext_for("ru")("Continuing: {topic}").split("{")[0] not in reply.shown
+
+
+async def test_a_cyrillic_uzbek_refusal_keeps_the_configured_contact_as_written(tg):
+    [reply] = await tg.say(802, "иш берувчи ойлик бермаяпти", "ru")
+    assert CONTACT in reply.shown  # "the help desk ..." is not transliterated
+    assert "Инсон" in reply.shown  # the rest is Cyrillic Uzbek ("Inson bilan bog'lanish")
