@@ -2,9 +2,11 @@
 
 People on phones send a question as several short messages. Answered one by one, each
 piece gets an unrelated reply, and the fourth hits the throttle. This middleware holds
-a plain text message for BURST_WINDOW seconds; if the same chat sends more text in that
-time, the earlier pieces are absorbed and the last one carries the whole question
-(`data["burst"]`, read by the `Addressed` filter). It runs before throttling, so the
+a short piece (FRAGMENT_WORDS words or fewer, no question mark) for BURST_WINDOW
+seconds; if the same chat sends more in that time, the earlier pieces are absorbed and
+the last one carries the whole question (`data["burst"]`, read by the `Addressed`
+filter). A message that reads as a whole question is answered at once (with any pieces
+before it), so an ordinary question never waits. It runs before throttling, so the
 throttle counts questions, not pieces.
 
 Only free text in private chats with no conversation in progress (the deadline wizard
@@ -16,6 +18,7 @@ reach different workers are answered separately.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,10 @@ from aiogram.types import Message, TelegramObject
 
 # A burst never grows past this: a pasted story is one message anyway.
 MAX_PIECES = 8
+# A message of this many words or fewer, without a question mark, may be a piece of a
+# question ("patent", "qancha turadi"); a longer one is a question of its own.
+FRAGMENT_WORDS = 3
+_COMPLETE = re.compile(r"[?？؟]\s*$")
 
 
 @dataclass
@@ -58,13 +65,19 @@ class BurstMiddleware(BaseMiddleware):
             return await handler(event, data)
         assert isinstance(event, Message)
         chat = event.chat.id
-        burst = self._pending.setdefault(chat, _Burst())
-        burst.parts = [*burst.parts, (event.text or "").strip()][-MAX_PIECES:]
+        text = (event.text or "").strip()
+        whole = len(text.split()) > FRAGMENT_WORDS or bool(_COMPLETE.search(text))
+        burst = self._pending.get(chat)
+        if whole and burst is None:
+            return await handler(event, data)  # a question of its own: no waiting
+        burst = burst or self._pending.setdefault(chat, _Burst())
+        burst.parts = [*burst.parts, text][-MAX_PIECES:]
         burst.latest += 1
         mine = burst.latest
-        await asyncio.sleep(self.window)
-        if burst.latest != mine:
-            return None  # a later piece carries the whole question
+        if not whole:  # a piece: wait for the rest
+            await asyncio.sleep(self.window)
+            if burst.latest != mine:
+                return None  # a later piece carries the whole question
         self._pending.pop(chat, None)
         if len(burst.parts) > 1:
             data["burst"] = " ".join(burst.parts)

@@ -391,3 +391,28 @@ async def test_a_cyrillic_uzbek_refusal_keeps_the_configured_contact_as_written(
     [reply] = await tg.say(802, "иш берувчи ойлик бермаяпти", "ru")
     assert CONTACT in reply.shown  # "the help desk ..." is not transliterated
     assert "Инсон" in reply.shown  # the rest is Cyrillic Uzbek ("Inson bilan bog'lanish")
+
+
+class TestAWholeQuestionNeverWaits:
+    """Only short pieces are held: with a long window, a whole question (or a piece
+    followed by one that ends with a question mark) is answered well within it."""
+
+    @pytest.fixture
+    def bot_settings(self, bot_settings):
+        return bot_settings.model_copy(update={"burst_window": 8.0})
+
+    async def test_a_whole_question_is_answered_at_once(self, tg):
+        mark = tg.api.mark()
+        await tg.api.send_text(940, "how many days can i stay in kazakhstan without a visa", "en")
+        [answer] = await tg.api.wait_for("sendMessage", since=mark, timeout=5)
+        assert KB["kz-stay"].text["en"].title in answer.shown
+
+    async def test_a_piece_then_a_question_are_joined_at_once(self, tg):
+        mark = tg.api.mark()
+        await tg.api.send_text(941, "patent", "ru")
+        await asyncio.sleep(0.2)
+        await tg.api.send_text(941, "как оплатить?", "ru")
+        [answer] = await tg.api.wait_for("sendMessage", since=mark, timeout=5)
+        assert KB["patent-payment"].text["ru"].title in answer.shown
+        await tg.api.settle(1.0)
+        assert len(tg.api.since("sendMessage", mark)) == 1
