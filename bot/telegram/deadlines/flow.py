@@ -24,14 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import BaseMiddleware, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.deadlines import calculators as calc
@@ -46,9 +46,7 @@ from bot.deadlines.dates import (
 )
 from bot.deadlines.rulebook import InvalidRules, RuleSet, load_rules_cached, rules_dir_for
 from bot.domain import COMMON_CITIZENSHIPS, STAY_COUNTRIES
-from bot.retrieval.assistant import Assistant
 from bot.settings import Settings
-from bot.storage import Storage
 from bot.telegram import questions
 from bot.telegram.callbacks import DeadlineCb
 from bot.telegram.deadlines import keyboards, views
@@ -56,6 +54,25 @@ from bot.telegram.deadlines.views import lang
 
 log = logging.getLogger(__name__)
 router = Router(name="deadlines")
+
+
+class _AsideContext(BaseMiddleware):
+    """Gives the date steps what answering a question typed instead of a date needs:
+    the question handler's dependencies, as `aside`."""
+
+    NAMES = ("bot", "assistant", "storage", "settings", "i18n", "user_key")
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        data["aside"] = {name: data[name] for name in self.NAMES if name in data}
+        return await handler(event, data)
+
+
+router.message.middleware(_AsideContext())
 
 KINDS = ("registration", "stay", "patent")
 REGISTRATION_REMIND_DAYS = 2
@@ -327,35 +344,16 @@ async def _calc_failed(
     )
 
 
-def _context(
-    bot: Bot, assistant: Assistant, storage: Storage, settings: Settings, i18n: I18n, user_key: str
-) -> dict:
-    """What answering a question aside needs (the question handler's dependencies)."""
-    return {
-        "bot": bot,
-        "assistant": assistant,
-        "storage": storage,
-        "settings": settings,
-        "i18n": i18n,
-        "user_key": user_key,
-    }
-
-
 @router.message(DeadlineForm.arrival, F.text)
 async def on_arrival(
     message: Message,
     state: FSMContext,
-    bot: Bot,
-    assistant: Assistant,
-    storage: Storage,
     settings: Settings,
-    i18n: I18n,
-    user_key: str = "",
+    aside: dict,
     deadline_today: Callable[[], dt.date] | None = None,
 ) -> None:
     today = _today(deadline_today)
-    context = _context(bot, assistant, storage, settings, i18n, user_key)
-    arrived = await _read_date(message, state, today, context)
+    arrived = await _read_date(message, state, today, aside)
     if arrived is None:
         return
     data = await _data(state)
@@ -377,16 +375,11 @@ async def on_arrival(
 async def on_entry(
     message: Message,
     state: FSMContext,
-    bot: Bot,
-    assistant: Assistant,
-    storage: Storage,
     settings: Settings,
-    i18n: I18n,
-    user_key: str = "",
+    aside: dict,
     deadline_today: Callable[[], dt.date] | None = None,
 ) -> None:
-    context = _context(bot, assistant, storage, settings, i18n, user_key)
-    entered = await _read_date(message, state, _today(deadline_today), context)
+    entered = await _read_date(message, state, _today(deadline_today), aside)
     if entered is None:
         return
     data = await _data(state)
@@ -438,12 +431,8 @@ async def _finish_stay(
 async def on_trips(
     message: Message,
     state: FSMContext,
-    bot: Bot,
-    assistant: Assistant,
-    storage: Storage,
     settings: Settings,
-    i18n: I18n,
-    user_key: str = "",
+    aside: dict,
     deadline_today: Callable[[], dt.date] | None = None,
 ) -> None:
     today = _today(deadline_today)
@@ -452,9 +441,7 @@ async def on_trips(
         earlier = parse_trip_lines(text, today, lang(), MAX_PAST_TRIPS)
     except DateInputError as exc:
         if looks_like_question(text):
-            await _aside(
-                message, state, _context(bot, assistant, storage, settings, i18n, user_key)
-            )
+            await _aside(message, state, aside)
             return
         if exc.code in ("trip", "too_many", "unparseable"):
             reply = _(
@@ -513,18 +500,13 @@ async def _finish_patent(
 async def on_paid_until(
     message: Message,
     state: FSMContext,
-    bot: Bot,
-    assistant: Assistant,
-    storage: Storage,
     settings: Settings,
-    i18n: I18n,
-    user_key: str = "",
+    aside: dict,
     deadline_today: Callable[[], dt.date] | None = None,
 ) -> None:
     today = _today(deadline_today)
-    context = _context(bot, assistant, storage, settings, i18n, user_key)
     # A paid-until date looks ahead: "5 марта" typed in December is next March.
-    paid_until = await _read_date(message, state, today, context, look=AHEAD)
+    paid_until = await _read_date(message, state, today, aside, look=AHEAD)
     if paid_until is not None:
         await _finish_patent(message, state, settings, paid_until, today)
 
