@@ -221,6 +221,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
     pending: list = []
     pending_lang = args.lang or "ru"
     topic: Context | None = None  # the last answer's topic, for a follow-up
+    spoken: str | None = None  # the language of the last reply
     while True:
         try:
             line = input("you> ").strip()
@@ -236,7 +237,9 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
             pending = []
             continue
         followup = contextualise(line, topic, time.time(), settings.followup_window)
-        result = assistant.ask(followup or line, lang=args.lang)
+        # the language of the conversation so far breaks ties ("рахмат" after Uzbek)
+        result = assistant.ask(followup or line, lang=args.lang, hint=spoken)
+        spoken = result.lang
         kb = result.kb or kb
         if followup and topic is not None and result.entry is not None:
             note = gettext_for(result.lang)("Continuing: {topic}").format(topic=topic.title)

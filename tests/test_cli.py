@@ -208,3 +208,18 @@ def test_ask_json_small_talk(env, built, capsys, text):
     data = json.loads(capsys.readouterr().out)
     assert data["decision"] == "smalltalk" and data["entry_id"] is None
     assert data["smalltalk"] in ("thanks", "greeting") and data["text"]
+
+
+def test_chat_keeps_the_conversations_language_and_script(
+    env, built, with_rules, monkeypatch, capsys
+):
+    # "рахмат" alone could be Russian, Uzbek, Kyrgyz or Tajik: after an Uzbek greeting
+    # in Cyrillic, it is Uzbek in Cyrillic.
+    from bot.i18n import gettext_for
+    from bot.retrieval.transliterate import uz_latin_to_cyrillic
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Ассалому алайкум\nрахмат\n\n"))
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out
+    thanks = gettext_for("uz")("You are welcome! If you have another question, just write it.")
+    assert uz_latin_to_cyrillic(thanks) in out

@@ -80,7 +80,8 @@ _WORDS: dict[str, set[str]] = {
         # Uzbek Cyrillic as typed without ў қ ғ ҳ, often with Russian words in between
         "иш ишчи берувчи ойлик бермаяпти бермаяпди бермади ишлайман ишлаяпман ишладим "
         "керакми нима нимага килсам киламан борса бориш мумкинми эмас йук булди булади "
-        "хужжат хужжатим паспортим олиб олдим кетди".split()
+        "хужжат хужжатим паспортим олиб олдим кетди ассалому алайкум assalomu alaykum "
+        "салом salom".split()
     ),
     "en": set(
         "how what the can i is do my in to for long much where when need stay without "
