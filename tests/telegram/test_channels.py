@@ -129,3 +129,34 @@ async def test_groups_silence_unless_addressed(tg):
     [reply] = await tg.api.wait_for("sendMessage")
     assert reply.params["chat_id"] == GROUP["id"]
     assert "Оплата патента" in reply.shown
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b'{"update_id": "x", "message": 5}', b"[1, 2, 3]", b""],
+)
+async def test_a_malformed_webhook_body_gets_400_and_no_traceback(tg, webhook, body, caplog):
+    import logging
+
+    url = webhook + tg.settings.webhook_path
+    caplog.set_level(logging.WARNING)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            url,
+            content=body,
+            headers={
+                "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status_code == 400
+        assert not any(r.exc_info for r in caplog.records)  # no traceback in the log
+        # the worker still answers real updates
+        mark = tg.api.mark()
+        ok = await client.post(
+            url,
+            json=update(41, "how do i pay for the patent", 79),
+            headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+        )
+        assert ok.status_code == 200
+        await tg.api.wait_for("sendMessage", since=mark)
