@@ -123,6 +123,17 @@ class Assistant:
             self._ranker = ranker
             return ranker.version.name
 
+    @property
+    def refused_version(self) -> str | None:
+        """The version CURRENT names when it was refused (damaged, another model)."""
+        return self._refused
+
+    def check_version(self) -> None:
+        """Switch to a new version CURRENT names, if any (at most every
+        INDEX_CHECK_INTERVAL seconds). Questions call it; so does a timer in the bot, so
+        an idle worker switches too and /healthz tells the truth."""
+        self._maybe_reload()
+
     def _maybe_reload(self) -> None:
         now = time.monotonic()
         if now - self._last_check < self.settings.index_check_interval:

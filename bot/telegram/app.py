@@ -148,6 +148,7 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
         storage, TelegramSender(bot), f"{socket.gethostname()}:{os.getpid()}"
     )
     reminders = asyncio.create_task(scheduler.run_forever(settings.reminder_poll_interval))
+    index_watch = asyncio.create_task(_watch_index(assistant, settings))
     try:
         me = await bot.get_me()
         log.info("bot @%s starting in %s mode", me.username, settings.bot_mode)
@@ -161,7 +162,19 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
     finally:
         purge.cancel()
         reminders.cancel()
+        index_watch.cancel()
         await bot.session.close()
+
+
+async def _watch_index(assistant: Assistant, settings: Settings) -> None:
+    """Look for a new index version on a timer, not only when a question arrives, so an
+    idle worker switches within INDEX_CHECK_INTERVAL too (loading runs off the loop)."""
+    while True:
+        await asyncio.sleep(max(settings.index_check_interval, 0.5))
+        try:
+            await asyncio.to_thread(assistant.check_version)
+        except Exception:  # never let the watcher die; the next question retries
+            log.exception("index check failed")
 
 
 async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings, assistant) -> None:

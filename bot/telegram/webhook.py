@@ -85,7 +85,13 @@ def make_app(
     ).register(app, path=settings.webhook_path)
 
     async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "index_version": assistant.version.name})
+        return web.json_response(
+            {
+                "status": "ok",
+                "index_version": assistant.version.name,
+                "refused_version": assistant.refused_version,
+            }
+        )
 
     app.router.add_get(HEALTH_PATH, health)
     if lifecycle:

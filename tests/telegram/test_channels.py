@@ -64,7 +64,11 @@ async def test_webhook_accepts_only_the_right_secret(tg, webhook):
         assert "patent" in reply.shown.lower()
         health = await client.get(webhook + HEALTH_PATH)
         assert health.status_code == 200
-        assert health.json() == {"status": "ok", "index_version": tg.assistant.version.name}
+        assert health.json() == {
+            "status": "ok",
+            "index_version": tg.assistant.version.name,
+            "refused_version": None,
+        }
 
 
 @pytest.mark.parametrize(

@@ -184,3 +184,42 @@ async def test_main_command_starts_the_bot_with_a_token(bot_settings, with_rules
             code = await asyncio.wait_for(proc.wait(), 30)
             err = (await proc.stderr.read()).decode()
         assert code == 0, err
+
+
+async def test_an_idle_worker_switches_to_a_new_index_version(bot_settings, embedder):
+    # Nobody asks anything: the worker still notices a new version on its timer, so
+    # /healthz and the next answer use it (before, only a question triggered the check).
+    from bot.retrieval.assistant import Assistant
+    from bot.retrieval.index import build_index
+    from bot.storage.factory import open_storage
+
+    async with BotAPIStandIn() as api:
+        settings = bot_settings.model_copy(update={"telegram_api_url": api.base_url})
+        assistant = Assistant(settings, embedder=embedder)
+        storage = open_storage(settings)
+        await storage.open()
+        task = asyncio.create_task(serve(settings, assistant, storage))
+        try:
+            await api.wait_for("deleteWebhook", since=0, timeout=30)
+            before = assistant.version.name
+            await asyncio.to_thread(
+                build_index,
+                settings.kb_dir,
+                settings.index_dir,
+                embedder,
+                settings.cache_path,
+                settings.kb_languages,
+                force=True,
+            )
+            for _ in range(60):
+                if assistant.version.name != before:
+                    break
+                await asyncio.sleep(0.25)
+            assert assistant.version.name != before
+            assert api.since("sendMessage", since=0) == []  # no question was needed
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await storage.close()
+            assistant.close()
