@@ -165,13 +165,14 @@ async def on_question(
                 clarify={"ids": [e.id for e in items], "lang": result.lang, "at": time.time()}
             )
             return
+        if result.ranking:  # something was asked (not only emoji or punctuation)
+            # Logged before the reply: a /forget sent right after it must find the row.
+            await try_stored(
+                storage.log_gap(user_key, anonymise(question), result.lang, "abstain"), "gap"
+            )
         suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
         sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions, cyrillic)
         await remember_question(state, sent.message_id, question)
-    if result.ranking:  # something was asked (not only emoji or punctuation)
-        await try_stored(
-            storage.log_gap(user_key, anonymise(question), result.lang, "abstain"), "gap"
-        )
 
 
 @router.callback_query(WayOutCb.filter(F.action == "none"))
@@ -196,12 +197,12 @@ async def on_none_of_these(
     question = await recall_question(state, query.message.message_id)
     await query.message.edit_reply_markup(reply_markup=None)
     await state.update_data(clarify=None)
+    if question:  # before the reply, so that a /forget right after finds it
+        await try_stored(storage.log_gap(user_key, question, lang, "abstain"), "gap")
     with i18n.use_locale(lang):
         cyrillic = await uzbek_in_cyrillic(state, lang)
         kb = assistant.version.kb
         await refuse(bot, query.message.chat.id, lang, kb, settings, [], cyrillic)
-    if question:
-        await try_stored(storage.log_gap(user_key, question, lang, "abstain"), "gap")
 
 
 @router.callback_query(EntryCb.filter())

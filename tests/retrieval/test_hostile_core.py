@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain import DECISIONS
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.render import render
 from bot.settings import Settings
@@ -53,7 +54,7 @@ def assistant(tmp_path_factory, embedder, _prebuilt):
 
 def _check(assistant, text):
     result = assistant.ask(text)
-    assert result.decision in ("answer", "clarify", "abstain")
+    assert result.decision in DECISIONS
     html = render(result, result.kb, contact="<staff & co>", fmt="html")
     shown = check_html(html)  # raises BadHTML on anything Telegram would refuse
     assert "<script>" not in html
