@@ -96,6 +96,7 @@ async def test_forget_deletes_everything_after_confirmation(tg):
     [answer] = await tg.say(user, "how do i pay for the patent", "en")
     await tg.tap(VoteCb(id="patent-payment", lang="en", up=0).pack(), answer, user, "en")
     await tg.api.wait_for("editMessageReplyMarkup")
+    await tg.api.wait_for("sendMessage")  # the way on after 👎 (other words, topics)
     await tg.say(user, "what is the weather in paris", "en")
     today = dt.date.today()
     await tg.storage.add_reminder(key, user, "patent", today, today, "en")

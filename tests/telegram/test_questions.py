@@ -217,6 +217,7 @@ async def test_logs_never_contain_the_raw_user_id(tg, caplog):
     _up, down = vote_buttons(reply)
     await tg.tap(down.pack(), reply, user, "en")
     await tg.api.wait_for("editMessageReplyMarkup")
+    await tg.api.wait_for("sendMessage")  # the way on after 👎
     await tg.say(user, "what is the weather in paris", "en")
     [ask] = await tg.say(user, "/forget", "en")
     await tg.tap("forget:1", ask, user, "en")
