@@ -50,10 +50,11 @@ def reg(rules, country, citizenship, arrived):
 
 
 def test_working_days_skip_a_holiday_moved_to_monday(rules):
-    # Russia, Uzbek citizen, 7 working days. Arrive Mon 2 Mar 2026 (working: day 1).
-    # Tue 3 (2), Wed 4 (3), Thu 5 (4), Fri 6 (5); Sat 7, Sun 8 (8 March, a Sunday) and
-    # Mon 9 (the holiday moved to Monday) are off; Tue 10 (6), Wed 11 (7).
-    r = reg(rules, "ru", "uz", "2026-03-02")
+    # Russia, a Moldovan citizen (no treaty term: the general rule), 7 working days.
+    # Arrive Mon 2 Mar 2026 (working: day 1). Tue 3 (2), Wed 4 (3), Thu 5 (4), Fri 6 (5);
+    # Sat 7, Sun 8 (8 March, a Sunday) and Mon 9 (the holiday moved to Monday) are off;
+    # Tue 10 (6), Wed 11 (7).
+    r = reg(rules, "ru", "md", "2026-03-02")
     assert r.deadline == D("2026-03-11")
     assert r.rule_id == "ru-registration-general"
     assert r.counting == "working" and r.term == 7
@@ -63,33 +64,33 @@ def test_arrival_on_a_public_holiday(rules):
     # Arrive Thu 1 Jan 2026, a holiday. Off: 1-8 Jan (holidays), Fri 9 Jan (moved from
     # Sat 3 Jan), 10-11 Jan weekend. Working: Mon 12 (1), 13 (2), 14 (3), 15 (4),
     # Fri 16 (5), Mon 19 (6), Tue 20 (7).
-    assert reg(rules, "ru", "uz", "2026-01-01").deadline == D("2026-01-20")
+    assert reg(rules, "ru", "md", "2026-01-01").deadline == D("2026-01-20")
 
 
 def test_arrival_on_a_saturday_holiday_moved_to_monday(rules):
     # Arrive Sat 9 May 2026 (Victory Day on a Saturday): Sun 10 off, Mon 11 off (moved).
     # Working: Tue 12 (1), 13 (2), 14 (3), Fri 15 (4), Mon 18 (5), 19 (6), Wed 20 (7).
-    assert reg(rules, "ru", "uz", "2026-05-09").deadline == D("2026-05-20")
+    assert reg(rules, "ru", "md", "2026-05-09").deadline == D("2026-05-20")
 
 
 def test_month_end_into_may_holidays(rules):
     # Arrive Thu 30 Apr 2026 (working, day 1). Fri 1 May holiday, 2-3 weekend; Mon 4 (2),
     # 5 (3), 6 (4), 7 (5), Fri 8 May (a working day in 2026) (6); Sat 9 holiday, Sun 10,
     # Mon 11 moved day off; Tue 12 May (7).
-    assert reg(rules, "ru", "uz", "2026-04-30").deadline == D("2026-05-12")
+    assert reg(rules, "ru", "md", "2026-04-30").deadline == D("2026-05-12")
 
 
 def test_transferred_working_saturday_counts(rules):
     # 2025: Saturday 1 Nov is a working day, Mon 3 Nov a day off, Tue 4 Nov a holiday.
     # Arrive Thu 30 Oct (1), Fri 31 (2), Sat 1 Nov (3), Sun 2 off, Mon 3 off, Tue 4 off,
     # Wed 5 (4), Thu 6 (5), Fri 7 (6), Mon 10 Nov (7).
-    assert reg(rules, "ru", "uz", "2025-10-30").deadline == D("2025-11-10")
+    assert reg(rules, "ru", "md", "2025-10-30").deadline == D("2025-11-10")
 
 
 def test_term_across_new_year_into_2027(rules):
     # Arrive Mon 28 Dec 2026 (1), Tue 29 (2), Wed 30 (3); Thu 31 Dec is a moved day off;
     # 1-8 Jan 2027 holidays; Sat 9, Sun 10 weekend; Mon 11 (4), 12 (5), 13 (6), Thu 14 (7).
-    r = reg(rules, "ru", "uz", "2026-12-28")
+    r = reg(rules, "ru", "md", "2026-12-28")
     assert r.deadline == D("2027-01-14")
     assert any("2027" in str(c) and "unconfirmed" in str(c) for c in r.caveats)
     assert any(c.code == "calendar_unconfirmed" and c.params["year"] == 2027 for c in r.caveats)
@@ -100,7 +101,7 @@ def test_unconfirmed_2027_moves_give_the_earlier_date(rules):
     # 22 Feb off; both are counted as WORKING here (safe side). Arrive Thu 18 Feb (1),
     # Fri 19 (2), Sat 20 (3), Mon 22 (4); Tue 23 Feb holiday; Wed 24 (5), Thu 25 (6),
     # Fri 26 (7). With the reported moves it would be Mon 1 Mar; we show 26 Feb.
-    r = reg(rules, "ru", "uz", "2027-02-18")
+    r = reg(rules, "ru", "md", "2027-02-18")
     assert r.deadline == D("2027-02-26")
     assert any("counted as working days" in str(c) for c in r.caveats)
 
@@ -122,9 +123,42 @@ def test_eaeu_30_days_ending_on_29_february(rules):
     # Kyrgyz citizen, 30 days from 31 Jan 2028: 31 Jan (1) + 29 days of Feb -> 29 Feb 2028.
     assert reg(rules, "ru", "kg", "2028-01-31").deadline == D("2028-02-29")
     # From 31 Jan 2026: 31 Jan (1) + 28 Feb days (29) + 1 Mar (30) -> Sun 1 Mar 2026.
-    r = reg(rules, "ru", "kz", "2026-01-31")
+    r = reg(rules, "ru", "kg", "2026-01-31")
     assert r.deadline == D("2026-03-01")
     assert r.rule_id == "ru-registration-eaeu"
+
+
+def test_uzbek_citizens_have_15_calendar_days_in_russia(rules):
+    # Russia-Uzbekistan agreement (in force 4 Jun 2022): 15 days from entry, entry day 1.
+    # Arrive Fri 20 Nov 2026: 20..30 Nov = 11 days, 1..4 Dec = 4 -> Fri 4 Dec 2026.
+    r = reg(rules, "ru", "uz", "2026-11-20")
+    assert (r.deadline, r.rule_id) == (D("2026-12-04"), "ru-registration-uz")
+    assert r.counting == "calendar" and r.term == 15
+    # Across New Year, a weekend last day is not moved: 25..31 Dec = 7, 1..8 Jan = 8
+    # -> Fri 8 Jan 2027, inside the New Year holidays: kept.
+    assert reg(rules, "ru", "uz", "2026-12-25").deadline == D("2027-01-08")
+    # Before the agreement took effect (4 Jun 2022) the general rule applied.
+    assert next(x for x in rules.registration if x.id == "ru-registration-uz").valid_from == D(
+        "2022-06-04"
+    )
+
+
+def test_kazakh_citizens_have_30_days_in_russia_whatever_the_purpose(rules):
+    # The 2012 Russia-Kazakhstan agreement, not the EAEU workers' rule: 30 days.
+    # Arrive 20 Nov 2026: 20..30 Nov = 11, 1..19 Dec = 19 -> Sat 19 Dec 2026.
+    r = reg(rules, "ru", "kz", "2026-11-20")
+    assert (r.deadline, r.rule_id) == (D("2026-12-19"), "ru-registration-kz")
+
+
+def test_tajik_and_uzbek_citizens_in_kazakhstan(rules):
+    # Tajikistan (2018 agreement; from 1 Jul 2026 with the new registration rules):
+    # 30 calendar days, entry day 1. 3 Aug 2026: 3..31 Aug = 29, 1 Sep = 30 -> 1 Sep.
+    r = reg(rules, "kz", "tj", "2026-08-03")
+    assert (r.deadline, r.rule_id) == (D("2026-09-01"), "kz-registration-tj")
+    # Uzbekistan (2022 protocol): 30 days per entry. 15 Oct 2026: 15..31 Oct = 17,
+    # 1..13 Nov = 13 -> Fri 13 Nov 2026.
+    r = reg(rules, "kz", "uz", "2026-10-15")
+    assert (r.deadline, r.rule_id) == (D("2026-11-13"), "kz-registration-uz")
 
 
 def test_calendar_term_ending_on_a_moved_day_off_is_not_moved(rules):
@@ -147,7 +181,7 @@ def test_kazakhstan_rule_depends_on_the_arrival_date(rules):
 
 
 def test_every_result_names_rule_sources_and_estimate(rules):
-    r = reg(rules, "ru", "uz", "2026-03-02")
+    r = reg(rules, "ru", "md", "2026-03-02")
     assert r.rule.sources and all(s.url.startswith("http") for s in r.rule.sources)
     assert "estimate" in r.estimate and "check it with" in r.estimate
     assert r.caveats  # the rule is a draft: its caveat must travel with the figure
@@ -155,13 +189,13 @@ def test_every_result_names_rule_sources_and_estimate(rules):
 
 def test_no_rule_is_an_error_not_a_guess(rules):
     with pytest.raises(calc.CalcError) as err:
-        reg(rules, "kz", "uz", "2026-08-01")
+        reg(rules, "kz", "az", "2026-08-01")
     assert err.value.code == "no_rule"
 
 
 def test_working_days_beyond_the_calendar_are_refused(rules):
     with pytest.raises(calc.CalcError) as err:
-        reg(rules, "ru", "uz", "2028-03-01")
+        reg(rules, "ru", "md", "2028-03-01")
     assert err.value.code == "calendar" and "2028" in err.value.message
 
 
@@ -294,7 +328,7 @@ def test_cli_registration_json(capsys):
         "--country",
         "ru",
         "--citizenship",
-        "uz",
+        "md",
         "--arrived",
         "2026-01-01",
         "--json",
@@ -344,7 +378,7 @@ def test_cli_text_output_names_rule_and_estimate(capsys):
         "--country",
         "ru",
         "--citizenship",
-        "uz",
+        "md",
         "--arrived",
         "2026-03-02",
     )
@@ -369,7 +403,7 @@ def test_cli_text_output_names_rule_and_estimate(capsys):
             "ISO 3166",
         ),
         (
-            ["registration", "--country", "kz", "--citizenship", "uz", "--arrived", "2026-08-03"],
+            ["registration", "--country", "kz", "--citizenship", "az", "--arrived", "2026-08-03"],
             "no registration rule",
         ),
         (
@@ -424,7 +458,7 @@ def test_a_rule_change_is_a_data_edit(tmp_path, monkeypatch, capsys):
         "--country",
         "ru",
         "--citizenship",
-        "uz",
+        "md",
         "--arrived",
         "2026-03-02",
         "--json",
