@@ -141,9 +141,16 @@ def uz_cyrillic_to_latin(text: str) -> str:
     return "".join(out)
 
 
-# Telegram HTML tags, entities and links (a source's title names a document as it is
-# written): never transliterated (<b> must not become <б>).
-_MARKUP = re.compile(r"(<a\s[^<>]*>.*?</a>|<[^<>]+>|&#?\w+;)", re.S)
+# Telegram HTML tags and entities: never transliterated (<b> must not become <б>); the
+# text of a link (a source's title, written in Uzbek) is.
+_MARKUP = re.compile(r"(<[^<>]+>|&#?\w+;)", re.S)
+# A web address written without its scheme ("gov.uz/en/migration", "mfa.uz") stays as
+# typed: "гов.уз" leads nowhere (with a scheme, the whole address is one piece).
+_BARE_ADDRESS = re.compile(
+    r"((?<![\w.@/])(?:https?://)?(?:[a-z0-9-]+\.)+(?:uz|tj|kg|kz|ru|com|org|int|net|gov|info|su|by|am)"
+    r"(?![\w])(?:/[^\s<>,;()«»]*[^\s<>,;()«».])?)",
+    re.I,
+)
 # An apostrophe needs no escaping in Telegram HTML, and escaped it would cut o'/g'.
 _APOSTROPHE_ENTITY = re.compile(r"&#(?:x27|39);")
 
@@ -154,7 +161,10 @@ def _uz_cyrillic_plain(text: str) -> str:
     # Cyrillic with the exceptions of Uzbek orthography (e -> э at a word start, ye,
     # yo, ts in loanwords, sʼh); URLs, e-mails and words the alphabet cannot spell
     # ("YeOII" aside, brand names, English) are kept as written.
-    return alifbo.to_cyrillic(text).text
+    return "".join(
+        part if i % 2 else alifbo.to_cyrillic(part).text
+        for i, part in enumerate(_BARE_ADDRESS.split(text))
+    )
 
 
 def uz_latin_to_cyrillic(text: str, html: bool = False, keep: tuple[str, ...] = ()) -> str:

@@ -4,7 +4,11 @@ from bot.retrieval.countries import mentioned_countries, other_country
 from bot.retrieval.language import detect_language
 from bot.retrieval.normalize import fold_letters, normalize, script_of, tokens
 from bot.retrieval.queries import clause_variants, clauses, query_variants
-from bot.retrieval.transliterate import ru_latin_to_cyrillic, uz_cyrillic_to_latin
+from bot.retrieval.transliterate import (
+    ru_latin_to_cyrillic,
+    uz_cyrillic_to_latin,
+    uz_latin_to_cyrillic,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +46,30 @@ def test_latin_russian_is_read_as_cyrillic():
 def test_uzbek_cyrillic_to_latin():
     assert uz_cyrillic_to_latin("рўйхатдан ўтиш қанча") == "ro'yxatdan o'tish qancha"
     assert uz_cyrillic_to_latin("ер") == "yer"
+
+
+@pytest.mark.parametrize(
+    ("latin", "cyrillic"),
+    [
+        # hand-checked Uzbek Cyrillic; an address, with or without its scheme, stays
+        (
+            "Telefonni faqat gov.uz/en/migration saytidan oling.",
+            "Телефонни фақат gov.uz/en/migration сайтидан олинг.",
+        ),
+        ("mfa.uz yoki mfa.gov.kg, keyin soʻrang", "mfa.uz ёки mfa.gov.kg, кейин сўранг"),
+        ("https://migration.tj. Oʻqing.", "https://migration.tj. Ўқинг."),
+        ("F.I.Sh. va sanalarni tekshiring", "Ф.И.Ш. ва саналарни текширинг"),
+    ],
+)
+def test_uzbek_latin_to_cyrillic_keeps_addresses(latin, cyrillic):
+    assert uz_latin_to_cyrillic(latin) == cyrillic
+
+
+def test_uzbek_cyrillic_html_converts_link_texts_not_tags():
+    html = '<a href="https://x.uz/a">Patent toʻlovi</a> — <b>qonun</b> &amp; mfa.uz'
+    assert uz_latin_to_cyrillic(html, html=True) == (
+        '<a href="https://x.uz/a">Патент тўлови</a> — <b>қонун</b> &amp; mfa.uz'
+    )
 
 
 @pytest.mark.parametrize(
