@@ -16,6 +16,7 @@ Exit codes: 0 ok, 1 the checked thing has problems, 2 bad input or configuration
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
 import json
 import logging
@@ -30,7 +31,7 @@ from bot import service
 from bot.domain import LANGUAGES, NO_ANSWER
 from bot.errors import EXIT_USAGE, ConfigError, InputError, MigrantBotError
 from bot.knowledge.validation import InvalidKnowledgeBase, check_kb
-from bot.knowledge.yamldoc import errors
+from bot.knowledge.yamldoc import ID_PATTERN, errors
 from bot.settings import Settings
 
 log = logging.getLogger("migrant-bot")
@@ -72,6 +73,37 @@ def cmd_kb_check(args, settings: Settings) -> int:
         f"{warnings} warning(s)."
     )
     return 0
+
+
+def cmd_kb_review(args, settings: Settings) -> int:
+    from bot.knowledge.review import mark_reviewed
+
+    if not ID_PATTERN.match(args.id):
+        raise CliError(f"'{args.id}' is not an entry id (e.g. ru-stay-limit)")
+    path = Path(settings.kb_dir) / f"{args.id}.yaml"
+    if not path.is_file():
+        raise CliError(f"no entry '{args.id}': {path} does not exist")
+    done = mark_reviewed(
+        path,
+        by=args.by,
+        source=args.source,
+        on=_date_arg(args.on, "--on"),
+        review_by=_date_arg(args.next, "--next"),
+    )
+    print(
+        f"{done.path}: reviewed on {done.on} by {' '.join(args.by.split()).lower()}; "
+        f"next review by {done.review_by}. Run `migrant-bot reindex` to publish."
+    )
+    return 0
+
+
+def _date_arg(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{flag} '{value}' is not a date; write it as YYYY-MM-DD") from None
 
 
 def cmd_kb_report(args, settings: Settings) -> int:
@@ -173,7 +205,15 @@ def cmd_index(args, settings: Settings) -> int:
 # ------------------------------------------------------------------ questions
 
 
-def _result_json(result, text: str) -> dict:
+def _result_json(result, kb, contact: str) -> dict:
+    """`text` is the first message exactly as a Telegram user sees it (link texts, not
+    addresses: those are in `sources`); `details` is what "More" shows."""
+    from bot.knowledge.entries import FIRST_SOURCES
+    from bot.retrieval.render import as_shown, render, render_more
+
+    text = as_shown(render(result, kb, contact, fmt="html"))
+    details = render_more(result, fmt="html")
+    sources = result.entry.sources[:FIRST_SOURCES] if result.decision == "answer" else ()
     return {
         "decision": result.decision,
         "entry_id": result.entry_id,
@@ -181,6 +221,8 @@ def _result_json(result, text: str) -> dict:
         "score": result.score,
         "candidates": [asdict(c) for c in result.candidates],
         "text": text,
+        "details": None if details is None else as_shown(details),
+        "sources": [{"title": s.title_in(result.lang), "url": s.url} for s in sources],
         "detected_script": result.detected.script,
         "latin_russian": result.detected.latin_russian,
         "index_version": result.index_version,
@@ -188,18 +230,24 @@ def _result_json(result, text: str) -> dict:
     }
 
 
+def _with_details(text: str, details: str | None) -> str:
+    """The terminal shows what the bot puts behind "More" right after the first message."""
+    return text if details is None else f"{text}\n\n{'-' * 20} {details}"
+
+
 def cmd_ask(args, settings: Settings) -> int:
-    from bot.retrieval.render import render
+    from bot.retrieval.render import render, render_more
 
     if args.lang and args.lang not in LANGUAGES:
         raise CliError(f"--lang must be one of {', '.join(LANGUAGES)}")
     assistant = service.open_assistant(settings)
     result = assistant.ask(args.text, lang=args.lang)
-    text = render(result, result.kb or assistant.version.kb, settings.help_contact)
+    kb = result.kb or assistant.version.kb
     if args.json:
-        print(json.dumps(_result_json(result, text), ensure_ascii=False, indent=1))
+        data = _result_json(result, kb, settings.help_contact)
+        print(json.dumps(data, ensure_ascii=False, indent=1))
     else:
-        print(text)
+        print(_with_details(render(result, kb, settings.help_contact), render_more(result)))
     return 0
 
 
@@ -208,7 +256,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
 
     from bot.i18n import gettext_for
     from bot.retrieval.followups import Context, contextualise
-    from bot.retrieval.render import render, render_answer
+    from bot.retrieval.render import render, render_answer, render_details, render_more
 
     assistant = service.open_assistant(settings, build_if_missing=True)
     kb = assistant.version.kb
@@ -232,7 +280,8 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
             return 0
         if line.isdigit() and pending and 1 <= int(line) <= len(pending):
             entry = kb[pending[int(line) - 1].entry_id]
-            print("\n" + render_answer(entry, pending_lang) + "\n")
+            text = render_answer(entry, pending_lang)
+            print("\n" + _with_details(text, render_details(entry, pending_lang)) + "\n")
             topic = Context(entry.id, entry.local(pending_lang)[1].title, pending_lang, time.time())
             pending = []
             continue
@@ -244,7 +293,8 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
         if followup and topic is not None and result.entry is not None:
             note = gettext_for(result.lang)("Continuing: {topic}").format(topic=topic.title)
             print("\n↪️ " + note)
-        print("\n" + render(result, kb, settings.help_contact) + "\n")
+        text = render(result, kb, settings.help_contact)
+        print("\n" + _with_details(text, render_more(result)) + "\n")
         pending = result.candidates if result.decision == "clarify" else []
         pending_lang = result.lang
         if result.entry is not None:
@@ -491,6 +541,15 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = p.add_subparsers(dest="kb_command", required=True)
     c = kb_sub.add_parser("check", help="validate knowledge/ and name file:line of problems")
     c.set_defaults(func=cmd_kb_check)
+    c = kb_sub.add_parser(
+        "review", help="mark an entry reviewed against a source (status, as_of, review)"
+    )
+    c.add_argument("id", help="the entry id, e.g. ru-stay-limit")
+    c.add_argument("--by", required=True, help="the reviewer's role (e.g. lawyer), not a name")
+    c.add_argument("--source", required=True, help="URL of the source the entry was checked on")
+    c.add_argument("--on", help="day of the review, YYYY-MM-DD (default: today)")
+    c.add_argument("--next", help="next review by, YYYY-MM-DD (default: in about six months)")
+    c.set_defaults(func=cmd_kb_review)
     c = kb_sub.add_parser("report", help="coverage and staleness report (Markdown or HTML)")
     c.add_argument("--format", choices=("md", "html"), default="md")
     c.add_argument("--output", "-o", help="write to this file instead of the terminal")

@@ -73,7 +73,62 @@ def test_reindex_then_ask_json(env, capsys):
     assert [c["score"] for c in data["candidates"]] == sorted(
         (c["score"] for c in data["candidates"]), reverse=True
     )
-    assert "https://example.org/patent-payment" in data["text"]
+    # `text` is the first message as a Telegram user sees it: the short answer and the
+    # source by its Russian title (the address is under the link: `sources`); the full
+    # answer is `details`
+    title = "Тестовый источник об оплате патента"
+    assert f"• {title}" in data["text"] and "https://" not in data["text"]
+    assert data["sources"] == [{"title": title, "url": "https://example.org/patent-payment"}]
+    step = "Узнайте сумму для своего региона"
+    assert step not in data["text"] and step in data["details"]
+    assert len(data["text"]) <= 1000
+
+
+def test_kb_review_marks_an_entry_reviewed_and_keeps_the_file_as_written(env, capsys):
+    f = env.kb_dir / "registration-deadline.yaml"
+    f.write_text("# kept comment\n" + f.read_text())
+    before = f.read_text()
+    source = "https://example.org/registration-deadline"
+    args = ["kb", "review", "registration-deadline", "--by", "Lawyer", "--source", source]
+    assert main([*args, "--on", "2026-11-30", "--next", "2027-05-30"]) == 0
+    assert "reviewed on 2026-11-30 by lawyer" in capsys.readouterr().out
+    after = f.read_text()
+    assert after.startswith("# kept comment\nid: registration-deadline\n")
+    assert "status: reviewed\nas_of: 2026-11-30\nreview_by: 2027-05-30\nreview:\n" in after
+    assert f"  by: lawyer\n  date: 2026-11-30\n  source: {source}\n" in after
+    # the language blocks are untouched
+    assert after.split("\ntext:\n")[1] == before.split("\ntext:\n")[1]
+    assert main(["kb", "check"]) == 0
+    # reviewing again replaces the block instead of adding a second one
+    assert main([*args, "--on", "2026-12-01", "--next", "2027-06-01"]) == 0
+    assert f.read_text().count("review:") == 1 and "date: 2026-12-01" in f.read_text()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--by", "Ivan Petrov 2"], "must be a role"),
+        (["--by", "lawyer", "--source", "pravo.gov.ru"], "web address"),
+        (["--by", "lawyer", "--on", "2999-01-01"], "in the future"),
+        (["--by", "lawyer", "--next", "01.02.2027"], "YYYY-MM-DD"),
+    ],
+)
+def test_kb_review_refuses_bad_arguments_and_changes_nothing(env, capsys, extra, message):
+    f = env.kb_dir / "kz-stay.yaml"
+    before = f.read_text()
+    args = ["kb", "review", "kz-stay", "--source", "https://example.org/kz-stay", *extra]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert f.read_text() == before
+
+
+def test_kb_check_requires_review_metadata_for_a_reviewed_entry(env, capsys):
+    f = env.kb_dir / "kz-stay.yaml"
+    text = f.read_text()
+    start, end = text.index("review:\n"), text.index("sources:\n")
+    f.write_text(text[:start] + text[end:])
+    assert main(["kb", "check"]) == 1
+    assert "a reviewed entry needs 'review'" in capsys.readouterr().out
 
 
 def test_ask_abstain_json(env, built, capsys):

@@ -12,24 +12,53 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.domain import FALLBACK_LANGUAGE
 
+FIRST_SOURCES = 3  # sources shown in an answer's first message; the rest come with "More"
+
 
 @dataclass(frozen=True)
 class Source:
+    """Where a claim comes from. `title` is the citation staff read (English);
+    `titles` is what a migrant reads, per language ("Law 109-FZ, art. 20 — official
+    text" in their own language)."""
+
     title: str
     url: str
     supports: str
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        """The title for a reader of `lang`: theirs, else Russian or English (the
+        languages every official source is published in), else the citation."""
+        for code in (lang, "ru", "en"):
+            if self.titles.get(code):
+                return self.titles[code]
+        return self.title
 
 
 @dataclass(frozen=True)
 class LocalText:
+    """One language's text. `short` is the first message a user reads (what to do
+    first, the key number, whom to contact); `answer` is the full answer behind "More"."""
+
     title: str
     questions: tuple[str, ...]
     answer: str
+    short: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    """Who checked an entry against which source, and when (`kb review`). A role, never
+    a name: the entry files are public in the repository."""
+
+    by: str
+    date: dt.date
+    source: str
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,7 @@ class Entry:
     text: dict[str, LocalText]
     tags: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    review: Review | None = None
     path: str = ""
 
     @property
@@ -65,6 +95,8 @@ class Entry:
         data = asdict(self)
         data["as_of"] = self.as_of.isoformat()
         data["review_by"] = self.review_by.isoformat()
+        if self.review is not None:
+            data["review"]["date"] = self.review.date.isoformat()
         return data
 
     @classmethod
@@ -77,11 +109,16 @@ class Entry:
             review_by=dt.date.fromisoformat(data["review_by"]),
             sources=tuple(Source(**s) for s in data["sources"]),
             text={
-                lang: LocalText(t["title"], tuple(t["questions"]), t["answer"])
+                lang: LocalText(t["title"], tuple(t["questions"]), t["answer"], t.get("short", ""))
                 for lang, t in data["text"].items()
             },
             tags=tuple(data.get("tags", ())),
             related=tuple(data.get("related", ())),
+            review=(
+                Review(r["by"], dt.date.fromisoformat(r["date"]), r["source"])
+                if (r := data.get("review"))
+                else None
+            ),
             path=data.get("path", ""),
         )
 

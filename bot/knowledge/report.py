@@ -17,7 +17,7 @@ import yaml
 
 from bot.domain import LANGUAGES
 from bot.knowledge.entries import KnowledgeBase
-from bot.knowledge.validation import REVIEW_SOON_DAYS
+from bot.knowledge.validation import REVIEW_SOON_DAYS, SHORT_LIMIT
 from bot.knowledge.yamldoc import Problem, errors
 
 MIN_PARAPHRASES = 6  # per language, the target for a finished entry
@@ -109,6 +109,14 @@ def build_report(
                 row.gaps.append(f"no {lang} text")
             elif n < MIN_PARAPHRASES:
                 row.gaps.append(f"{lang}: {n} paraphrases, {MIN_PARAPHRASES} needed")
+            short = entry.text[lang].short if lang in entry.text else ""
+            if len(short) > SHORT_LIMIT:
+                row.gaps.append(
+                    f"{lang}: short answer has {len(short)} characters, {SHORT_LIMIT} at most"
+                )
+        untitled = [c for c in LANGUAGES if any(c not in s.titles for s in entry.sources)]
+        if untitled:
+            row.gaps.append(f"sources without a title in {', '.join(untitled)}")
         if entry.is_draft:
             row.notes.append("draft: not yet checked against primary sources")
         if not row.in_catalogue and catalogue is not None:

@@ -16,19 +16,29 @@ from typing import Any
 
 from bot.domain import ENTRY_COUNTRIES, LANGUAGE_NAMES, LANGUAGES
 from bot.errors import ProblemsFound
-from bot.knowledge.entries import Entry, KnowledgeBase, LocalText, Source
+from bot.knowledge.entries import Entry, KnowledgeBase, LocalText, Review, Source
 from bot.knowledge.yamldoc import (
     ID_PATTERN,
+    URL_PATTERN,
     DocumentChecker,
     Located,
     Problem,
     errors,
     nonempty_text,
+    parse_document,
     read_document,
     yaml_files,
 )
 
-ANSWER_SOFT_LIMIT = 900  # characters: about one phone screen
+# Characters. The short answer is the first message a user reads: with the title, three
+# source lines and the status line it must fit one phone screen (about 1,000 characters
+# on a 6-inch phone at the default font size, counted on Telegram Android, 2026-12).
+SHORT_LIMIT = 500
+# The full answer comes behind "More"; beyond two screens people stop reading.
+ANSWER_SOFT_LIMIT = 2400
+# Uzbek Latin spells oʻ/gʻ with ʻ (U+02BB) and the tutuq belgisi with ʼ (U+02BC); other
+# apostrophes are typing habits, folded for matching but not stored (one style to read).
+UZ_STRAY_APOSTROPHES = "'`‘’´"
 MIN_QUESTIONS = 3
 REVIEW_SOON_DAYS = 30
 
@@ -40,14 +50,17 @@ TOP_FIELDS = {
     "as_of": True,
     "review_by": True,
     "related": False,
+    "review": False,
     "sources": True,
     "text": True,
 }
-TEXT_FIELDS = ("title", "questions", "answer")
+TEXT_FIELDS = ("title", "short", "questions", "answer")
+REVIEW_FIELDS = ("by", "date", "source")
 
 __all__ = [
     "InvalidKnowledgeBase",
     "Problem",
+    "check_entry_text",
     "check_kb",
     "errors",
     "kb_files",
@@ -99,6 +112,9 @@ class _EntryChecker(DocumentChecker):
         related = self._string_list(data.get("related", []), "related")
         sources = self._check_sources(data.get("sources"))
         text = self._check_text(data.get("text"))
+        review = self._check_review(data.get("review"), status)
+        self._check_source_titles(sources)
+        self._check_uzbek_apostrophes(data)
 
         if any(p.severity == "error" and p is not self.overdue for p in self.problems):
             return None
@@ -112,8 +128,76 @@ class _EntryChecker(DocumentChecker):
             text=text,
             tags=tuple(tags),
             related=tuple(related),
+            review=review,
             path=self.path,
         )
+
+    def _check_review(self, value: Any, status: Any) -> Review | None:
+        """Who checked the entry (a role), when, against which source: required for a
+        reviewed entry, so "checked by staff" always has something behind it."""
+        if value is None:
+            if status == "reviewed":
+                self.error(
+                    "a reviewed entry needs 'review' (by: ROLE, date: DATE, source: URL); "
+                    "set it with: migrant-bot kb review ID --by ROLE --source URL",
+                    "status",
+                )
+            return None
+        if not isinstance(value, dict):
+            self.error("'review' must have by, date and source", "review")
+            return None
+        self.unknown_fields(value, REVIEW_FIELDS, "in review", "review")
+        by = nonempty_text(value.get("by"))
+        if by is None:
+            self.error(
+                "review.by is missing: the reviewer's role (e.g. lawyer), never a name", "review"
+            )
+        on = self.date(value.get("date"), ("review", "date"), "review.date", example="2026-12-03")
+        if on is not None and on > self.today:
+            self.error(
+                f"review.date {on} is in the future; use the day of the review", "review", "date"
+            )
+        source = nonempty_text(value.get("source"))
+        if source is None or not URL_PATTERN.match(source):
+            self.error(
+                "review.source must be the web address of the source the entry was checked "
+                "against (http:// or https://)",
+                "review",
+            )
+        if by is None or on is None or source is None:
+            return None
+        return Review(by, on, source)
+
+    def _check_source_titles(self, sources: tuple[Source, ...]) -> None:
+        for i, source in enumerate(sources):
+            missing = [lang for lang in self.languages if lang not in source.titles]
+            if missing:
+                self.warn(
+                    f"source {i + 1} has no title in {', '.join(missing)}: readers of those "
+                    "languages see the English citation; add titles.<language>",
+                    "sources",
+                    i,
+                )
+
+    def _check_uzbek_apostrophes(self, data: dict) -> None:
+        block = (data.get("text") or {}).get("uz") if isinstance(data.get("text"), dict) else None
+        texts: list[tuple[str, tuple]] = []
+        if isinstance(block, dict):
+            for key in ("title", "short", "answer"):
+                texts.append((str(block.get(key) or ""), ("text", "uz", key)))
+            for i, q in enumerate(block.get("questions") or []):
+                texts.append((str(q), ("text", "uz", "questions", i)))
+        for i, source in enumerate(data.get("sources") or []):
+            if isinstance(source, dict) and isinstance(source.get("titles"), dict):
+                texts.append((str(source["titles"].get("uz") or ""), ("sources", i, "titles")))
+        for text, at in texts:
+            stray = sorted({c for c in text if c in UZ_STRAY_APOSTROPHES})
+            if stray:
+                self.error(
+                    f"Uzbek text uses {' '.join(repr(c) for c in stray)}: write oʻ/gʻ with ʻ "
+                    "(U+02BB) and the tutuq belgisi with ʼ (U+02BC), e.g. koʻp, maʼlumot",
+                    *at,
+                )
 
     def _check_id(self, value: Any) -> str:
         if value is None:
@@ -222,10 +306,29 @@ class _EntryChecker(DocumentChecker):
         elif len(answer) > ANSWER_SOFT_LIMIT:
             self.warn(
                 f"text.{lang}.answer has {len(answer)} characters; aim for "
-                f"{ANSWER_SOFT_LIMIT} or less (one phone screen)",
+                f"{ANSWER_SOFT_LIMIT} or less (two phone screens)",
                 "text",
                 lang,
                 "answer",
+            )
+        short = nonempty_text(block.get("short"))
+        if short is None:
+            self.error(
+                f"text.{lang}.short is missing: write the first message in {name} (what to "
+                f"do first, the key number or deadline, whom to contact; at most "
+                f"{SHORT_LIMIT} characters)",
+                "text",
+                lang,
+                "title",
+            )
+        elif len(short) > SHORT_LIMIT:
+            self.warn(
+                f"text.{lang}.short has {len(short)} characters; the limit is {SHORT_LIMIT} "
+                "(it must fit one phone screen with the title and sources): move details "
+                "to the answer",
+                "text",
+                lang,
+                "short",
             )
         raw_questions = block.get("questions")
         questions: list[str] = []
@@ -253,9 +356,23 @@ class _EntryChecker(DocumentChecker):
                     lang,
                     "questions",
                 )
-        if title is None or answer is None:
+        if title is None or answer is None or short is None:
             return None
-        return LocalText(title, tuple(questions), answer)
+        return LocalText(title, tuple(questions), answer, short)
+
+
+def check_entry_text(
+    text: str, path: str, languages: Sequence[str] = LANGUAGES, today: dt.date | None = None
+) -> list[Problem]:
+    """The problems of one entry file's text (not the checks across files: duplicate
+    ids, related ids); for edits made by a command before they are written."""
+    problems: list[Problem] = []
+    doc = parse_document(text, path, problems)
+    if doc is not None:
+        checker = _EntryChecker(doc, path, languages, today or dt.date.today())
+        checker.check()
+        problems.extend(checker.problems)
+    return problems
 
 
 def kb_files(kb_dir: Path) -> list[Path]:

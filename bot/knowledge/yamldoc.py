@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bot.domain import STATUSES
+from bot.domain import LANGUAGE_NAMES, LANGUAGES, STATUSES
 from bot.knowledge.entries import Source
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -236,7 +236,7 @@ class DocumentChecker:
             if not isinstance(item, dict):
                 self.error(f"source {i + 1} must have title, url and supports", *at, i)
                 continue
-            self.unknown_fields(item, SOURCE_FIELDS, f"in source {i + 1}", *at, i)
+            self.unknown_fields(item, (*SOURCE_FIELDS, "titles"), f"in source {i + 1}", *at, i)
             values = {}
             for key in SOURCE_FIELDS:
                 text = nonempty_text(item.get(key))
@@ -252,5 +252,43 @@ class DocumentChecker:
                     i,
                     "url",
                 )
-            found.append(Source(**values))
+            titles = self._source_titles(item.get("titles"), i, at)
+            found.append(Source(**values, titles=titles))
         return tuple(found)
+
+    def _source_titles(self, value: Any, i: int, at: tuple) -> dict[str, str]:
+        """Optional `titles`: the source as a migrant reads it, one line per language."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(
+                f"source {i + 1} titles must have one line per language, e.g. "
+                'ru: "Закон 109-ФЗ, ст. 20 — официальный текст"',
+                *at,
+                i,
+                "titles",
+            )
+            return {}
+        titles = {}
+        for lang, text in value.items():
+            if lang not in LANGUAGES:
+                self.error(
+                    f"source {i + 1} titles: unknown language '{lang}'; use one of: "
+                    f"{', '.join(LANGUAGES)}",
+                    *at,
+                    i,
+                    "titles",
+                    lang,
+                )
+            elif (line := nonempty_text(text)) is None:
+                self.error(
+                    f"source {i + 1} titles.{lang} is empty: write the title in "
+                    f"{LANGUAGE_NAMES[lang]} or remove the line",
+                    *at,
+                    i,
+                    "titles",
+                    lang,
+                )
+            else:
+                titles[lang] = line
+        return titles

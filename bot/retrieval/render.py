@@ -1,18 +1,23 @@
 """Turn a decision into the text a person reads, in their language.
 
-Plain text for the terminal, Telegram HTML (escaped) for the bot. Every answer shows
-its sources and the date it is valid as of; drafts say that they are unchecked.
+Plain text for the terminal, Telegram HTML (escaped) for the bot. An answer is two
+messages: the first (title, short answer, three sources, a status line with the date it
+is valid as of and whether staff checked it) fits one phone screen; the full answer
+follows on "More".
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 
 from bot.i18n import format_day, gettext_for, language_name
-from bot.knowledge.entries import Entry, KnowledgeBase
+from bot.knowledge.entries import FIRST_SOURCES, Entry, KnowledgeBase, Source
 from bot.retrieval.results import Result
 from bot.retrieval.transliterate import uz_latin_to_cyrillic
+
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _fmt(fmt: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
@@ -22,7 +27,34 @@ def _fmt(fmt: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
     return (lambda s: s), (lambda s: s)
 
 
+def _source_lines(sources: tuple[Source, ...], lang: str, fmt: str) -> list[str]:
+    esc, _bold = _fmt(fmt)
+    if fmt == "html":
+        return [
+            f'• <a href="{html.escape(s.url, quote=True)}">{esc(s.title_in(lang))}</a>'
+            for s in sources
+        ]
+    return [f"• {s.title_in(lang)}: {s.url}" for s in sources]
+
+
+def status_line(entry: Entry, lang: str) -> str:
+    """One line under an answer: the date it is valid as of and whether staff checked it."""
+    _ = gettext_for(lang)
+    line = _("Valid as of {date}").format(date=format_day(entry.as_of, lang))
+    if entry.review is not None and not entry.is_draft:
+        return (
+            line
+            + " · ✅ "
+            + _("checked by staff on {date}").format(date=format_day(entry.review.date, lang))
+        )
+    if entry.is_draft:
+        return line + " · ⚠️ " + _("draft, not yet checked by staff")
+    return line
+
+
 def render_answer(entry: Entry, lang: str, fmt: str = "text") -> str:
+    """The first message a user reads: the title, the short answer, the three most useful
+    sources and one status line. The full answer comes with `render_details` ("More")."""
     _ = gettext_for(lang)
     esc, bold = _fmt(fmt)
     used, local = entry.local(lang)
@@ -33,23 +65,23 @@ def render_answer(entry: Entry, lang: str, fmt: str = "text") -> str:
                 language=language_name(lang), fallback=language_name(used)
             )
         )
-    if entry.is_draft:
-        parts.append(
-            "⚠️ "
-            + _("Draft: staff have not yet checked this answer. Verify it with the sources below.")
-        )
     parts.append(bold(esc(local.title)))
-    parts.append(esc(local.answer.strip()))
-    sources = [_("Sources:")]
-    for source in entry.sources:
-        if fmt == "html":
-            sources.append(
-                f'• <a href="{html.escape(source.url, quote=True)}">{esc(source.title)}</a>'
-            )
-        else:
-            sources.append(f"• {source.title}: {source.url}")
-    parts.append("\n".join(sources))
-    parts.append(_("Valid as of {date}").format(date=format_day(entry.as_of, lang)))
+    parts.append(esc((local.short or local.answer).strip()))
+    first = entry.sources[:FIRST_SOURCES]
+    parts.append("\n".join([_("Sources:"), *_source_lines(first, used, fmt)]))
+    parts.append(status_line(entry, lang))
+    return "\n\n".join(parts)
+
+
+def render_details(entry: Entry, lang: str, fmt: str = "text") -> str:
+    """The full answer behind "More", with the sources the first message left out."""
+    _ = gettext_for(lang)
+    esc, bold = _fmt(fmt)
+    used, local = entry.local(lang)
+    parts = [bold(esc(local.title)), esc(local.answer.strip())]
+    rest = entry.sources[FIRST_SOURCES:]
+    if rest:
+        parts.append("\n".join([_("More sources:"), *_source_lines(rest, used, fmt)]))
     return "\n\n".join(parts)
 
 
@@ -113,16 +145,35 @@ def in_script(
         return text
     if fmt == "html":  # links (sources) are kept by the converter
         return uz_latin_to_cyrillic(text, html=True, keep=(*keep, *map(html.escape, keep)))
-    # plain text: a source line ("• title: url") names a document as it is written
-    return "\n".join(
-        line if line.startswith("• ") and "://" in line else uz_latin_to_cyrillic(line, keep=keep)
-        for line in text.split("\n")
-    )
+    # plain text: a source line ("• title: url") keeps its address as written
+    return "\n".join(_line_in_cyrillic(line, keep) for line in text.split("\n"))
+
+
+def _line_in_cyrillic(line: str, keep: tuple[str, ...]) -> str:
+    if line.startswith("• ") and "://" in line:
+        title, sep, url = line.rpartition(": ")
+        if sep and "://" in url:
+            return uz_latin_to_cyrillic(title, keep=keep) + sep + url
+        return line
+    return uz_latin_to_cyrillic(line, keep=keep)
 
 
 def render(result: Result, kb: KnowledgeBase, contact: str = "", fmt: str = "text") -> str:
     text = _render(result, kb, contact, fmt)
     return in_script(text, result.lang, result.script == "cyrl", fmt, keep=(contact,))
+
+
+def as_shown(html_text: str) -> str:
+    """Telegram HTML as the user sees it: link texts without their addresses, no tags."""
+    return html.unescape(_TAG.sub("", html_text))
+
+
+def render_more(result: Result, fmt: str = "text") -> str | None:
+    """The full answer behind "More" for an answer, in the user's script; else None."""
+    if result.decision != "answer" or result.entry is None:
+        return None
+    text = render_details(result.entry, result.lang, fmt)
+    return in_script(text, result.lang, result.script == "cyrl", fmt)
 
 
 def _render(result: Result, kb: KnowledgeBase, contact: str, fmt: str) -> str:

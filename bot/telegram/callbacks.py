@@ -35,6 +35,13 @@ class EntryCb(CallbackData, prefix="e"):
     via: str = "t"  # c = clarify, t = topic browser, a = abstain suggestion
 
 
+class MoreCb(CallbackData, prefix="m"):
+    """ "More" under an answer: the full answer and the rest of its sources."""
+
+    id: str
+    lang: str
+
+
 class VoteCb(CallbackData, prefix="v"):
     """👍 (up=1) or 👎 (up=0) under an answer."""
 

@@ -112,12 +112,14 @@ async def send_entry(
     note: str | None = None,
     cyrillic: bool = False,
 ) -> Message:
-    """An entry's answer (sources, "as of" date) with 👍/👎 under it, after a `note`
-    (plain text) when there is one. The entry becomes the topic a follow-up continues."""
+    """An entry's first message (short answer, sources, status line) with "More" and
+    👍/👎 under it, after a `note` (plain text) when there is one. The entry becomes the
+    topic a follow-up continues."""
     text = render_answer(entry, lang, fmt="html")
     if note:
         text = html.escape(note) + "\n\n" + text
-    message = await send_html(bot, chat_id, text, keyboards.feedback(entry.id, lang), cyrillic)
+    markup = keyboards.feedback(entry.id, lang, more=True)
+    message = await send_html(bot, chat_id, text, markup, cyrillic)
     if question:
         await remember_question(state, message.message_id, question)
     title = entry.local(lang)[1].title

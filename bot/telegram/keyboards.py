@@ -15,6 +15,7 @@ from bot.telegram.callbacks import (
     EntryCb,
     ForgetCb,
     LangCb,
+    MoreCb,
     PrivacyCb,
     TopicsCb,
     VoteCb,
@@ -51,11 +52,23 @@ def start(include_languages: bool = True) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def feedback(entry_id: str, lang: str) -> InlineKeyboardMarkup:
+def feedback(entry_id: str, lang: str, more: bool = False) -> InlineKeyboardMarkup:
+    """👍/👎 under an answer; above them "More" while the full answer is not shown yet."""
     builder = InlineKeyboardBuilder()
-    builder.button(text="👍 " + _("Helpful"), callback_data=VoteCb(id=entry_id, lang=lang, up=1))
-    builder.button(
-        text="👎 " + _("Not helpful"), callback_data=VoteCb(id=entry_id, lang=lang, up=0)
+    if more:
+        builder.row(
+            InlineKeyboardButton(
+                text="📖 " + _("More"), callback_data=MoreCb(id=entry_id, lang=lang).pack()
+            )
+        )
+    builder.row(
+        InlineKeyboardButton(
+            text="👍 " + _("Helpful"), callback_data=VoteCb(id=entry_id, lang=lang, up=1).pack()
+        ),
+        InlineKeyboardButton(
+            text="👎 " + _("Not helpful"),
+            callback_data=VoteCb(id=entry_id, lang=lang, up=0).pack(),
+        ),
     )
     return builder.as_markup()
 

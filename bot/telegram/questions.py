@@ -7,11 +7,13 @@ holds up other chats.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import time
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -22,14 +24,28 @@ from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.followups import contextualise
-from bot.retrieval.render import render_abstain, render_clarify, render_smalltalk
+from bot.retrieval.render import (
+    render_abstain,
+    render_clarify,
+    render_details,
+    render_smalltalk,
+)
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.telegram import keyboards
-from bot.telegram.callbacks import EntryCb, VoteCb, WayOutCb, valid_entry, valid_lang, valid_vote
+from bot.telegram.callbacks import (
+    EntryCb,
+    MoreCb,
+    VoteCb,
+    WayOutCb,
+    valid_entry,
+    valid_lang,
+    valid_vote,
+)
 from bot.telegram.common import (
     Addressed,
     StorageDown,
+    cyrillic_markup,
     previous_topic,
     recall_question,
     remember_question,
@@ -236,6 +252,37 @@ async def on_entry(
         await send_entry(bot, query.message.chat.id, entry, lang, state, question, None, cyrillic)
     decision = {"c": "picked", "a": "suggested"}.get(callback_data.via, "browsed")
     await try_stored(storage.log_event(decision, lang, callback_data.id), "event")
+
+
+@router.callback_query(MoreCb.filter())
+async def on_more(
+    query: CallbackQuery,
+    callback_data: MoreCb,
+    bot: Bot,
+    assistant: Assistant,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    """The full answer behind "More"; the button goes, 👍/👎 stay under the first message."""
+    kb = assistant.version.kb
+    if not valid_entry(callback_data.id, callback_data.lang) or callback_data.id not in kb:
+        await query.answer(_("This topic is no longer available. Send /topics to see the list."))
+        return
+    await query.answer()
+    if query.message is None:
+        return
+    lang = callback_data.lang
+    entry = kb[callback_data.id]
+    with i18n.use_locale(lang):
+        cyrillic = await uzbek_in_cyrillic(state, lang)
+        markup = keyboards.feedback(entry.id, lang)
+        text = render_details(entry, lang, fmt="html")
+        if isinstance(query.message, Message):
+            with contextlib.suppress(TelegramBadRequest):  # already edited, or too old
+                await query.message.edit_reply_markup(
+                    reply_markup=cyrillic_markup(markup) if cyrillic else markup
+                )
+        await send_html(bot, query.message.chat.id, text, None, cyrillic)
 
 
 @router.callback_query(VoteCb.filter())

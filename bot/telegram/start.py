@@ -9,6 +9,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import language_name
+from bot.knowledge.entries import KnowledgeBase
+from bot.retrieval.assistant import Assistant
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.telegram import keyboards
@@ -19,28 +21,38 @@ from bot.telegram.menu import set_chat_menu
 router = Router(name="start")
 
 
-def intro_text(settings: Settings) -> str:
+def base_status(kb: KnowledgeBase) -> str:
+    """What /start and /help promise, as it is: how many topics a staff member has
+    checked, and that the rest are drafts marked as such."""
+    total = len(kb)
+    checked = sum(not e.is_draft for e in kb)
+    if total and checked == total:
+        return _(
+            "Staff have checked every answer against its official source; each answer shows "
+            "the source and the date it is valid as of."
+        )
+    return _(
+        "Answers are written by staff from official sources. So far staff have checked "
+        "{checked} of {total} topics; the others are marked as drafts: check them with the "
+        "sources shown under each answer, and the date it is valid as of."
+    ).format(checked=checked, total=total)
+
+
+def intro_text(settings: Settings, kb: KnowledgeBase) -> str:
     import html
 
     operator = html.escape(settings.operator_name) if settings.operator_name else ""
     run_by = (
         _("This assistant is run by {operator}.").format(operator=operator)
         if operator
-        else _(
-            "This assistant is run by a migrant resource centre whose staff write and "
-            "check the answers."
-        )
+        else _("This assistant is run by a migrant resource centre.")
     )
     return "\n\n".join(
         [
             "👋 <b>"
             + _("Hello! I answer questions about migration to Russia and Kazakhstan.")
             + "</b>",
-            _(
-                "I answer only from a knowledge base that staff have checked, and I show the "
-                "source and the date each answer is valid as of. When I am not sure, I say "
-                "so and suggest whom to ask."
-            ),
+            base_status(kb) + " " + _("When I am not sure, I say so and suggest whom to ask."),
             _(
                 "I am not a lawyer and do not give legal advice about your personal case. "
                 "I never ask for your name, passport number or address."
@@ -52,7 +64,7 @@ def intro_text(settings: Settings) -> str:
     )
 
 
-def help_text() -> str:
+def help_text(kb: KnowledgeBase) -> str:
     return "\n".join(
         [
             "<b>" + _("How to use this assistant") + "</b>",
@@ -62,6 +74,8 @@ def help_text() -> str:
                 "example: how do I pay for the patent?"
             ),
             _("Under each answer, tell me with 👍 or 👎 whether it helped."),
+            "",
+            base_status(kb),
             "",
             "/topics — " + _("browse all topics by country"),
             "/deadlines — " + _("count your deadlines and set reminders"),
@@ -98,13 +112,14 @@ def privacy_text(settings: Settings) -> str:
 
 
 @router.message(CommandStart())
-async def cmd_start(message: Message, settings: Settings) -> None:
-    await message.answer(intro_text(settings), reply_markup=keyboards.start())
+async def cmd_start(message: Message, settings: Settings, assistant: Assistant) -> None:
+    text = intro_text(settings, assistant.version.kb)
+    await message.answer(text, reply_markup=keyboards.start())
 
 
 @router.message(Command("help"))
-async def cmd_help(message: Message) -> None:
-    await message.answer(help_text())
+async def cmd_help(message: Message, assistant: Assistant) -> None:
+    await message.answer(help_text(assistant.version.kb))
 
 
 @router.message(Command("language"))

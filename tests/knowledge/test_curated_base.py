@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.domain import LANGUAGES
-from bot.knowledge.validation import check_kb
+from bot.knowledge.validation import SHORT_LIMIT, check_kb
 from bot.knowledge.yamldoc import errors
 from tests.support.paths import REPO
 
@@ -32,6 +32,16 @@ def test_knowledge_base_is_valid():
         assert set(entry.text) == set(LANGUAGES), entry.id
         assert entry.sources, entry.id
         assert all(s.url.startswith(("http://", "https://")) for s in entry.sources)
+
+
+def test_every_short_answer_fits_and_every_source_reads_in_every_language():
+    # Warnings in kb check (staff may save a long draft); the published base has none.
+    kb, _ = check_kb(KNOWLEDGE, today=newest_as_of())
+    for entry in kb:
+        for lang, local in entry.text.items():
+            assert 0 < len(local.short) <= SHORT_LIMIT, (entry.id, lang, len(local.short))
+        for source in entry.sources:
+            assert set(source.titles) == set(LANGUAGES), (entry.id, source.title)
 
 
 @pytest.mark.skipif(not CATALOGUE.exists(), reason="shared/ catalogue not beside the repo")

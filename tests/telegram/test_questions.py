@@ -13,7 +13,7 @@ from aiogram.fsm.storage.base import StorageKey
 from bot.domain import LANGUAGES
 from bot.i18n import format_day, gettext_for
 from bot.knowledge.validation import load_kb
-from bot.telegram.callbacks import EntryCb, VoteCb
+from bot.telegram.callbacks import EntryCb, MoreCb, VoteCb
 from tests.support.paths import FIXTURE_KB
 from tests.telegram.tg_constants import CONTACT, STAFF_ID
 
@@ -57,6 +57,31 @@ async def test_answer_in_each_language(tg, lang):
     assert stats.by_decision == {"answer": 1}
     assert stats.by_entry == {entry_id: 1}
     assert stats.by_lang == {lang: 1}
+
+
+@pytest.mark.parametrize(("lang", "user"), [("ru", 150), ("uz", 151)])
+async def test_more_sends_the_full_answer_and_the_button_goes(tg, lang, user):
+    question, entry_id = QUESTIONS[lang]
+    local = KB[entry_id].text[lang]
+    [first] = await tg.say(user, question, lang)
+    # the first message: the short answer and the localised source title, not the steps
+    assert local.short.strip() in first.shown
+    assert local.answer.strip() not in first.shown
+    assert KB[entry_id].sources[0].titles[lang] in first.shown
+    assert KB[entry_id].sources[0].title not in first.shown  # the staff's citation
+    more = [
+        MoreCb.unpack(b["callback_data"]) for b in first.buttons if b["callback_data"][:2] == "m:"
+    ]
+    assert [(m.id, m.lang) for m in more] == [(entry_id, lang)]
+    await tg.tap(more[0].pack(), first, user, lang)
+    [details] = await tg.api.wait_for("sendMessage")
+    assert local.answer.strip().splitlines()[-1] in details.shown
+    [edit] = await tg.api.wait_for("editMessageReplyMarkup")
+    labels = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == [
+        "👍 " + gettext_for(lang)("Helpful"),
+        "👎 " + gettext_for(lang)("Not helpful"),
+    ]
 
 
 async def test_clarify_then_tap_shows_that_answer(tg):
