@@ -37,16 +37,17 @@ def test_every_first_message_fits_one_screen(lang):
         if lang == "uz":
             cyrillic = as_shown(in_script(message, "uz", cyrillic=True, fmt="html"))
             assert len(cyrillic) <= FIRST_MESSAGE_LIMIT, (entry.id, len(cyrillic))
-            assert not re.search(r"[A-Za-z]{4}", cyrillic.split("\n\n")[1]), entry.id
+            short = cyrillic.split("\n\n")[1]
+            assert "ʻ" not in short and re.search("[ўғқҳ]", short), entry.id
 
 
 def test_first_message_has_at_most_three_sources_in_the_readers_language():
     kb = curated()
     for entry in kb:
         text = render_answer(entry, "tg")
-        shown = [s for s in entry.sources if s.url in text]
-        assert len(shown) == min(3, len(entry.sources)), entry.id
-        for source in shown:
+        listed = [line for line in text.splitlines() if line.startswith("• ")]
+        assert len(listed) == min(3, len(entry.sources)), entry.id
+        for source in entry.sources[:3]:
             assert source.titles["tg"] in text
             assert source.title not in text  # the English citation is for staff
         details = render_details(entry, "tg")

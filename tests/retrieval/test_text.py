@@ -59,6 +59,7 @@ def test_uzbek_cyrillic_to_latin():
         ("mfa.uz yoki mfa.gov.kg, keyin soʻrang", "mfa.uz ёки mfa.gov.kg, кейин сўранг"),
         ("https://migration.tj. Oʻqing.", "https://migration.tj. Ўқинг."),
         ("F.I.Sh. va sanalarni tekshiring", "Ф.И.Ш. ва саналарни текширинг"),
+        ("103 ga qoʻngʻiroq qiling, tongda", "103 га қўнғироқ қилинг, тонгда"),
     ],
 )
 def test_uzbek_latin_to_cyrillic_keeps_addresses(latin, cyrillic):
