@@ -156,11 +156,51 @@ def test_long_answer_is_a_warning_not_an_error(kb_dir):
     edit(
         f,
         "      2. Extend your stay before it ends.\n",
-        "      2. Extend your stay before it ends.\n" + "      More text here.\n" * 60,
+        "      2. Extend your stay before it ends.\n" + "      More text here.\n" * 160,
     )
     _, problems = check_kb(kb_dir, today=TODAY)
     assert errors(problems) == []
     assert any(p.severity == "warning" and "characters" in p.message for p in problems)
+
+
+def test_short_answer_is_required_and_a_long_one_is_a_warning(kb_dir):
+    f = kb_dir / "kz-stay.yaml"
+    text = f.read_text()
+    ky = text.index("\n  ky:\n")
+    start = text.index("    short: |\n", ky)
+    end = text.index("    questions:\n", start)
+    long = "    short: |\n" + "      Мөөнөт жарандыгыңызга жараша болот.\n" * 20
+    f.write_text(text[:start] + long + text[end:])
+    _, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    [warning] = [p for p in problems if "text.ky.short" in p.message]
+    assert warning.severity == "warning" and "the limit is 500" in warning.message
+    f.write_text(text[:start] + text[end:])
+    _, problems = check_kb(kb_dir, today=TODAY)
+    [error] = [p for p in errors(problems) if "text.ky.short is missing" in p.message]
+    title = next(line for line in text[ky:].splitlines() if line.startswith("    title:"))
+    assert error.line == line_of(f, title)  # the title's line: the short goes after it
+
+
+@pytest.mark.parametrize("typed", ["Qozog'iston", "Qozog‘iston", "Qozog’iston", "Qozog`iston"])
+def test_uzbek_text_uses_one_apostrophe(kb_dir, typed):
+    f = kb_dir / "kz-stay.yaml"
+    edit(f, "Qozogʻistonda vizasiz qancha turish mumkin", f"{typed}da vizasiz qancha turish")
+    _, problems = check_kb(kb_dir, today=TODAY)
+    [error] = errors(problems)
+    assert "Uzbek text uses" in error.message and "U+02BB" in error.message
+    assert error.line == line_of(f, f"{typed}da vizasiz")
+
+
+def test_source_titles_per_language(kb_dir):
+    f = kb_dir / "patent-payment.yaml"
+    edit(f, '      ky: "Патент төлөө боюнча сыноо булагы"\n', "")
+    _, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    assert any("source 1 has no title in ky" in p.message for p in problems)
+    edit(f, '      tg: "Манбаи', '      xx: "Манбаи')
+    _, problems = check_kb(kb_dir, today=TODAY)
+    assert any("titles: unknown language 'xx'" in p.message for p in errors(problems))
 
 
 def test_load_kb_raises_with_every_problem(kb_dir):

@@ -10,7 +10,7 @@ import pytest
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.index import POINTER, CorruptIndex, build_index
 from bot.retrieval.normalize import script_of
-from bot.retrieval.render import render
+from bot.retrieval.render import render, render_more
 from bot.retrieval.transliterate import uz_latin_to_cyrillic
 
 FIXTURE_THRESHOLDS = {
@@ -47,12 +47,19 @@ def test_answers_in_each_language(assistant, question, lang):
     assert result.entry_id == "patent-payment"
     assert result.lang == lang
     text = render(result, assistant.version.kb)
-    answer = assistant.version.kb["patent-payment"].text[lang].answer.strip()
+    local = assistant.version.kb["patent-payment"].text[lang]
     cyrillic = result.script == "cyrl"  # Uzbek asked in Cyrillic is answered in Cyrillic
     assert cyrillic == (lang == "uz" and script_of(question) == "cyrl")
-    assert (uz_latin_to_cyrillic(answer) if cyrillic else answer) in text
+    short, source = local.short.strip(), assistant.version.kb["patent-payment"].sources[0]
+    assert (uz_latin_to_cyrillic(short) if cyrillic else short) in text
     assert "https://example.org/patent-payment" in text
-    assert "Test source for the patent payment topic" in text  # a title kept as written
+    title = source.titles[lang]  # the source as a reader of this language reads it
+    assert (uz_latin_to_cyrillic(title) if cyrillic else title) in text
+    assert source.title not in text
+    last_step = local.answer.strip().splitlines()[-1]  # the full answer comes with More
+    assert (uz_latin_to_cyrillic(last_step) if cyrillic else last_step) in (
+        render_more(result) or ""
+    )
 
 
 def test_cross_topic_questions_reach_their_entry(assistant):
@@ -127,7 +134,7 @@ def test_drafts_are_marked_or_withheld(make_settings, embedder, built):
     shown = Assistant(make_settings(**FIXTURE_THRESHOLDS), embedder)
     result = shown.ask(question)
     assert result.entry_id == "registration-deadline"
-    assert "Draft" in render(result, shown.version.kb)
+    assert render(result, shown.version.kb).endswith("⚠️ draft, not yet checked by staff")
     withheld = Assistant(make_settings(serve_drafts=False, **FIXTURE_THRESHOLDS), embedder)
     result = withheld.ask(question)
     assert result.entry_id != "registration-deadline"
@@ -147,7 +154,7 @@ def test_running_assistant_picks_up_a_new_version(assistant, settings, embedder)
     )
     result = assistant.ask("how can i pay patent money")
     assert result.index_version != old
-    assert "keep every receipt" in render(result, assistant.version.kb)
+    assert "keep every receipt" in (render_more(result) or "")
 
 
 def test_broken_new_version_keeps_the_old_one_serving(assistant, settings):

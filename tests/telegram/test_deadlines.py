@@ -62,24 +62,24 @@ async def test_registration_with_reminder_and_one_tap_unsubscribe(dl):
     assert data("cit", "ru") not in [b["callback_data"] for b in ask_cit.buttons]
     await tap_and_read(tg, data("cit", "uz"), ask_cit, user)
     # "2 марта" without a year: the most recent 2 March not after today = 2026-03-02.
-    # Hand-checked: Mon 2 Mar (1), 3 (2), 4 (3), 5 (4), Fri 6 (5); 7-9 Mar off (8 March
-    # on a Sunday moves to Monday 9); Tue 10 (6), Wed 11 (7) -> 11 March 2026.
+    # Hand-checked: an Uzbek citizen has 15 calendar days from entry (Russia-Uzbekistan
+    # agreement), entry day 1: Mon 2 Mar (1) ... Mon 16 Mar (15) -> 16 March 2026.
     [result] = await tg.say(user, "2 марта")
     ru = gettext_for("ru")
-    assert format_day(D("2026-03-11"), "ru") in result.shown
-    assert "ru-registration-general" not in result.shown  # no internal rule ids
-    assert "http://pravo.gov.ru/proxy/ips/?docbody=&nd=102107937" in result.links
+    assert format_day(D("2026-03-16"), "ru") in result.shown
+    assert "ru-registration-uz" not in result.shown  # no internal rule ids
+    assert "http://sevastopol-news.com/incident/2022/07/06/225603.html" in result.links
     assert ru("the MVD migration office") in result.shown  # "estimate, check with ..."
     [remind] = result.buttons
-    assert format_day(D("2026-03-09"), "ru") in remind["text"]  # 2 days before
+    assert format_day(D("2026-03-14"), "ru") in remind["text"]  # 2 days before
 
     await tg.tap(remind["callback_data"], result, user)
     [confirm] = await tg.api.wait_for("sendMessage")
     [reminder] = await tg.storage.reminders(tg.key(user))
     assert (reminder.kind, reminder.due, reminder.remind_on, reminder.lang) == (
         "registration",
-        D("2026-03-11"),
-        D("2026-03-09"),
+        D("2026-03-16"),
+        D("2026-03-14"),
         "ru",
     )
     assert confirm.buttons[0]["callback_data"] == f"rem:off:{reminder.id}"
@@ -202,11 +202,12 @@ async def test_someone_elses_reminder_cannot_be_cancelled(dl):
 
 async def test_no_rule_says_whom_to_ask_and_cancel_works(dl):
     tg, user = dl, 107
-    on(tg, "2026-08-10")
+    # Kazakhstan has a Tajik rule only from 1 July 2026 (the date it was confirmed from)
+    on(tg, "2026-06-10")
     ask_country = await start(tg, user, "registration")
     ask_cit = await tap_and_read(tg, data("country", "kz"), ask_country, user)
-    await tap_and_read(tg, data("cit", "uz"), ask_cit, user)
-    [reply] = await tg.say(user, "01.08.2026")
+    await tap_and_read(tg, data("cit", "tj"), ask_cit, user)
+    [reply] = await tg.say(user, "01.06.2026")
     ru = gettext_for("ru")
     assert ru("the migration police") in reply.shown
     assert reply.buttons == []
@@ -214,7 +215,7 @@ async def test_no_rule_says_whom_to_ask_and_cancel_works(dl):
     ask_country = await start(tg, user, "registration")
     await tg.tap(data("cancel"), ask_country, user)
     await tg.api.settle(0.2)
-    [answer] = await tg.say(user, "01.08.2026")
+    [answer] = await tg.say(user, "01.06.2026")
     assert "ru-registration" not in answer.shown
 
 
@@ -270,11 +271,11 @@ async def test_a_registration_deadline_that_has_passed_says_so_and_what_to_do(dl
     ask_country = await start(tg, user, "registration", lang)
     ask_cit = await tap_and_read(tg, data("country", "ru"), ask_country, user, lang)
     await tap_and_read(tg, data("cit", "uz"), ask_cit, user, lang)
-    [result] = await tg.say(user, "02.03.2026", lang)  # deadline 11 March: passed
+    [result] = await tg.say(user, "02.03.2026", lang)  # Uzbek: 15 days, 16 March: passed
     _ = gettext_for(lang)
     template = _("This deadline has passed ({date}).")
     assert template != "This deadline has passed ({date})."  # translated
-    assert template.format(date=format_day(D("2026-03-11"), lang)) in result.shown
+    assert template.format(date=format_day(D("2026-03-16"), lang)) in result.shown
     assert _("the MVD migration office") in result.shown  # whom to ask now
     assert result.buttons == []  # no reminder for a day that has gone
 
@@ -325,4 +326,4 @@ async def test_a_question_typed_at_a_date_step_is_answered_then_the_wizard_resum
     asked_again = await tap_and_read(tg, data("resume"), aside, user, lang)
     assert asked_again.shown == ask_arrival.shown
     [result] = await tg.say(user, "02.03.2026", lang)
-    assert format_day(D("2026-03-11"), lang) in result.shown
+    assert format_day(D("2026-03-16"), lang) in result.shown  # 15 days for Uzbek citizens

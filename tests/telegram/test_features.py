@@ -50,7 +50,8 @@ async def test_topics_country_then_topic_then_answer(tg):
     await tg.tap(listed[0].pack(), tg.api.message_of(menu), 10, "en")
     [answer] = await tg.api.wait_for("sendMessage")
     assert ru_entries[0].text["en"].title in answer.shown
-    assert {VoteCb.unpack(b["callback_data"]).id for b in answer.buttons} == {ru_entries[0].id}
+    votes = [b["callback_data"] for b in answer.buttons if b["callback_data"].startswith("v:")]
+    assert {VoteCb.unpack(d).id for d in votes} == {ru_entries[0].id}
 
 
 async def test_topics_are_paginated(tg, monkeypatch):
