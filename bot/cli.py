@@ -91,7 +91,7 @@ def cmd_kb_review(args, settings: Settings) -> int:
         review_by=_date_arg(args.next, "--next"),
     )
     print(
-        f"{done.path}: reviewed on {done.on} by {' '.join(args.by.split()).lower()}; "
+        f"{done.path}: reviewed on {done.on} by {done.by}; "
         f"next review by {done.review_by}. Run `migrant-bot reindex` to publish."
     )
     return 0

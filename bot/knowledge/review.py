@@ -27,6 +27,7 @@ _TOP_KEY = re.compile(r"^([a-z_]+):")
 @dataclass(frozen=True)
 class Reviewed:
     path: Path
+    by: str
     on: dt.date
     review_by: dt.date
 
@@ -66,7 +67,7 @@ def mark_reviewed(
     if errors(problems):
         raise InvalidKnowledgeBase(problems)
     path.write_text(new, encoding="utf-8")
-    return Reviewed(path, on, review_by)
+    return Reviewed(path, by, on, review_by)
 
 
 def _edited(text: str, on: dt.date, review_by: dt.date, by: str, source: str) -> str:
@@ -82,7 +83,7 @@ def _edited(text: str, on: dt.date, review_by: dt.date, by: str, source: str) ->
     placed = False
     for line in text.split("\n"):
         key = _TOP_KEY.match(line)
-        if skipping and (key or (line and not line[0].isspace())):
+        if skipping and line and not line[0].isspace():  # the next top-level line
             skipping = False
         if skipping:
             continue
