@@ -100,8 +100,8 @@ def render_abstain(lang: str, contact: str = "", fmt: str = "text") -> str:
     lines = [
         _(
             "I do not have a reliable answer to this question, and I would rather not guess. "
-            "I answer only from a checked knowledge base about migration to Russia and "
-            "Kazakhstan."
+            "I answer only from the knowledge base that resource centre staff keep about "
+            "migration to Russia and Kazakhstan."
         )
     ]
     if contact:
