@@ -130,6 +130,22 @@ def anonymise(text: str) -> str:
     return out
 
 
+def mask_personal(text: str) -> str:
+    """The text with e-mail addresses, phone numbers, document numbers and @handles
+    replaced by placeholders, everything else kept (dates and sums matter to the
+    consultant who reads a case). What a person wrote to a consultant goes through this
+    before it reaches the staff chat or the database."""
+    out = text
+    for _ in range(3):  # placeholders can make a pattern appear; stop at a fixed point
+        again = _HANDLE.sub(
+            "<user>", _DOCUMENT.sub("<id>", _PHONE.sub("<phone>", _EMAIL.sub("<email>", out)))
+        )
+        if again == out:
+            break
+        out = again
+    return out.strip()
+
+
 def _anonymise_once(text: str) -> str:
     text = _EMAIL.sub("<email>", text)
     text = _URL.sub("<url>", text)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.privacy import MAX_TEXT, anonymise, salt_from, user_key
+from bot.privacy import MAX_TEXT, anonymise, mask_personal, salt_from, user_key
 from bot.settings import Settings
 
 
@@ -123,3 +123,21 @@ def test_contacts_never_survive(words, email, phone):
     out = anonymise(" ".join([*words, email, "или", phone]))
     assert "@" not in out
     assert "<email>" in out and "<phone>" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("паспорт FA 1234567 у работодателя", "паспорт <id> у работодателя"),
+        ("tel +998 90 123 45 67, a.b@mail.ru", "tel <phone>, <email>"),
+        ("пишите @ivan_k", "пишите <user>"),
+        # what a consultant needs stays: dates, sums, days
+        (
+            "приехал 12.03, плачу 8000 руб, прошло 95 дней",
+            "приехал 12.03, плачу 8000 руб, прошло 95 дней",
+        ),
+    ],
+)
+def test_mask_personal_hides_contacts_and_documents_but_keeps_facts(text, expected):
+    assert mask_personal(text) == expected
+    assert mask_personal(expected) == expected  # idempotent

@@ -6,7 +6,11 @@ Only what features need is stored (see ../shared/DESIGN.md, "Privacy and safety"
 - reminders: the chat id (needed to deliver them), kind, dates and language, nothing else;
 - anonymised events for /stats and feedback votes (no user id, no text);
 - the gaps log: abstained or down-voted questions with digits, phone numbers and e-mail
-  addresses stripped, purged after GAPS_RETENTION_DAYS.
+  addresses stripped, purged after GAPS_RETENTION_DAYS;
+- cases a user opened with a consultant: the user's chat id (needed to relay replies),
+  language, the messages both ways with contacts and document numbers masked, purged
+  CASE_RETENTION_DAYS after the last message; paraphrase suggestions staff made from
+  them (/teach: an entry id, a language, the masked question).
 `forget(user_id)` removes every row that can be tied to the user.
 
 The interface is async because the bot is; implementations must never block the
@@ -60,6 +64,46 @@ class Gap:
     reason: str  # abstain | downvote
     count: int
     last_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class Case:
+    """A question handed to a consultant. `chat_id` is the user's private chat, used
+    only to relay replies; it is never shown to staff."""
+
+    id: int
+    chat_id: int
+    lang: str
+    cyrillic: bool  # Uzbek replies in Cyrillic
+    status: str  # open | closed
+    relaying: bool  # the user's messages go to the consultant (not to the assistant)
+    question: str  # the first message, masked
+    staff_chat: int | None
+    post_message: int | None  # the case's first message in the staff chat
+    thread_id: int | None  # its forum topic, when the staff chat has topics
+    created_at: dt.datetime
+    first_reply_at: dt.datetime | None
+    closed_by: str | None  # user | staff | blocked | withdrawn
+    rating: int | None  # 1 helpful, 0 not
+
+
+@dataclass(frozen=True)
+class CaseStats:
+    open: int
+    opened: int  # since the date asked for
+    first_reply_median: dt.timedelta | None  # over the cases opened since then
+    by_lang: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A question staff suggested as a new paraphrase of an entry (/teach)."""
+
+    id: int
+    entry_id: str
+    lang: str
+    text: str
+    created_at: dt.datetime
 
 
 class Storage(abc.ABC):
@@ -137,7 +181,82 @@ class Storage(abc.ABC):
     async def mark_blocked(self, chat_id: int) -> int:
         """The user blocked the bot: stop all their reminders; returns how many."""
 
+    # -- cases with a consultant (see bot/storage/cases.py for the shared queries)
+    @abc.abstractmethod
+    async def open_case(
+        self, user_key: str, chat_id: int, lang: str, cyrillic: bool, question: str, source: int
+    ) -> tuple[Case, bool]:
+        """A new open case with its first message (`source`: the user's message id);
+        (case, True). When the user already has an open case, (that case, False)."""
+
+    @abc.abstractmethod
+    async def attach_post(
+        self, case_id: int, staff_chat: int, post_message: int, thread_id: int | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def drop_case(self, case_id: int) -> None:
+        """Delete a case that never reached staff."""
+
+    @abc.abstractmethod
+    async def open_case_of(self, user_key: str) -> Case | None: ...
+
+    @abc.abstractmethod
+    async def case_of(self, user_key: str, case_id: int) -> Case | None:
+        """One of the user's own cases, open or closed; None when not theirs."""
+
+    @abc.abstractmethod
+    async def set_relaying(self, case_id: int, relaying: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def add_case_message(
+        self, case_id: int, origin: str, source_chat: int, source: int, text: str
+    ) -> bool:
+        """Record a relayed message (origin user or staff); False when this source
+        message was recorded before (a redelivered update: do not relay it again)."""
+
+    @abc.abstractmethod
+    async def link_staff_message(self, case_id: int, staff_message: int) -> None:
+        """A message in the staff chat that belongs to the case (replies to it count)."""
+
+    @abc.abstractmethod
+    async def case_for_staff_message(self, staff_chat: int, message_id: int) -> Case | None: ...
+
+    @abc.abstractmethod
+    async def case_for_thread(self, staff_chat: int, thread_id: int) -> Case | None: ...
+
+    @abc.abstractmethod
+    async def close_case(self, case_id: int, by: str) -> Case | None:
+        """Close an open case; the case when this call closed it, None when it was
+        closed already (so that only one worker tells the user)."""
+
+    @abc.abstractmethod
+    async def rate_case(self, user_key: str, case_id: int, helpful: bool) -> bool: ...
+
+    @abc.abstractmethod
+    async def case_messages_since(self, case_id: int, origin: str, since: dt.datetime) -> int: ...
+
+    @abc.abstractmethod
+    async def cases_opened_since(self, user_key: str, since: dt.datetime) -> int: ...
+
+    @abc.abstractmethod
+    async def case_stats(self, since: dt.datetime) -> CaseStats: ...
+
+    @abc.abstractmethod
+    async def purge_cases(self, older_than: dt.datetime) -> int:
+        """Delete cases (and their messages) whose last message is older than the
+        cut-off; returns cases deleted."""
+
+    @abc.abstractmethod
+    async def add_suggestion(self, entry_id: str, lang: str, text: str) -> int: ...
+
+    @abc.abstractmethod
+    async def suggestions(self, limit: int = 100) -> list[Suggestion]: ...
+
+    @abc.abstractmethod
+    async def dismiss_suggestion(self, suggestion_id: int) -> bool: ...
+
     # -- privacy
     @abc.abstractmethod
     async def forget(self, user_key: str, chat_id: int) -> int:
-        """Delete everything stored about the user; returns rows deleted."""
+        """Delete everything stored about the user (cases too); returns rows deleted."""

@@ -14,7 +14,10 @@ What the tables hold is deliberately minimal (see bot/storage/__init__.py):
 - events: per hour bucket, decision, language and entry, a counter (no user, no text);
 - feedback: one vote per user_key and entry;
 - gaps: anonymised question texts, purged after GAPS_RETENTION_DAYS;
-- reminders: the chat id needed to deliver, kind, dates, language, delivery state.
+- reminders: the chat id needed to deliver, kind, dates, language, delivery state;
+- cases, case_messages: questions handed to a consultant, the user's chat id needed to
+  relay replies, masked messages both ways, purged CASE_RETENTION_DAYS after the last;
+- suggestions: paraphrases staff proposed from a case (entry id, language, masked text).
 Timestamps are UTC (SQLite: text 'YYYY-MM-DD HH:MM:SS.ffffff'; PostgreSQL: timestamptz).
 """
 
@@ -146,6 +149,108 @@ CREATE INDEX reminders_user ON reminders (user_key);
 CREATE INDEX reminders_chat ON reminders (chat_id);
 CREATE UNIQUE INDEX reminders_active ON reminders (user_key, kind, due)
     WHERE status IN ('pending', 'sending');
+""",
+    ),
+    Migration(
+        2,
+        "consultant handoff: cases, case_messages, suggestions",
+        sqlite="""
+CREATE TABLE cases (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_key TEXT NOT NULL,
+    chat_id INTEGER NOT NULL,
+    lang TEXT NOT NULL,
+    cyrillic INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    relaying INTEGER NOT NULL DEFAULT 1,
+    question TEXT NOT NULL,
+    staff_chat INTEGER,
+    post_message INTEGER,
+    thread_id INTEGER,
+    created_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    first_reply_at TEXT,
+    closed_at TEXT,
+    closed_by TEXT,
+    rating INTEGER
+);
+CREATE UNIQUE INDEX cases_open ON cases (user_key) WHERE status = 'open';
+CREATE INDEX cases_user ON cases (user_key);
+CREATE INDEX cases_chat ON cases (chat_id);
+CREATE INDEX cases_post ON cases (staff_chat, post_message);
+CREATE INDEX cases_thread ON cases (staff_chat, thread_id);
+CREATE INDEX cases_last ON cases (last_at);
+CREATE TABLE case_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id INTEGER NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    origin TEXT NOT NULL CHECK (origin IN ('user', 'staff')),
+    source_chat INTEGER NOT NULL,
+    source_message INTEGER NOT NULL,
+    staff_message INTEGER,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX case_messages_source ON case_messages (source_chat, source_message);
+CREATE INDEX case_messages_case ON case_messages (case_id, origin, created_at);
+CREATE INDEX case_messages_staff ON case_messages (staff_message);
+CREATE TABLE suggestions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'done')),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX suggestions_status ON suggestions (status, created_at);
+""",
+        postgres="""
+CREATE TABLE cases (
+    id BIGSERIAL PRIMARY KEY,
+    user_key TEXT NOT NULL,
+    chat_id BIGINT NOT NULL,
+    lang TEXT NOT NULL,
+    cyrillic INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    relaying INTEGER NOT NULL DEFAULT 1,
+    question TEXT NOT NULL,
+    staff_chat BIGINT,
+    post_message BIGINT,
+    thread_id BIGINT,
+    created_at TIMESTAMPTZ NOT NULL,
+    last_at TIMESTAMPTZ NOT NULL,
+    first_reply_at TIMESTAMPTZ,
+    closed_at TIMESTAMPTZ,
+    closed_by TEXT,
+    rating INTEGER
+);
+CREATE UNIQUE INDEX cases_open ON cases (user_key) WHERE status = 'open';
+CREATE INDEX cases_user ON cases (user_key);
+CREATE INDEX cases_chat ON cases (chat_id);
+CREATE INDEX cases_post ON cases (staff_chat, post_message);
+CREATE INDEX cases_thread ON cases (staff_chat, thread_id);
+CREATE INDEX cases_last ON cases (last_at);
+CREATE TABLE case_messages (
+    id BIGSERIAL PRIMARY KEY,
+    case_id BIGINT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    origin TEXT NOT NULL CHECK (origin IN ('user', 'staff')),
+    source_chat BIGINT NOT NULL,
+    source_message BIGINT NOT NULL,
+    staff_message BIGINT,
+    text TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX case_messages_source ON case_messages (source_chat, source_message);
+CREATE INDEX case_messages_case ON case_messages (case_id, origin, created_at);
+CREATE INDEX case_messages_staff ON case_messages (staff_message);
+CREATE TABLE suggestions (
+    id BIGSERIAL PRIMARY KEY,
+    entry_id TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'done')),
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX suggestions_status ON suggestions (status, created_at);
 """,
     ),
 )

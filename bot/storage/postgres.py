@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.storage import Gap, Reminder, Stats, Storage, StorageError, StorageUnavailable
+from bot.storage.cases import CaseQueries
 from bot.storage.common import (
     REMINDER_COLUMNS,
     STALE_CLAIM,
@@ -64,7 +67,33 @@ def describe_dsn(dsn: str) -> str:
     return f"{host}:{port}/{database}"
 
 
-class PostgresStorage(Storage):
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's $1, $2... (the shared queries use `?`)."""
+    counter = iter(range(1, 1000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+
+
+class _PostgresDb:
+    """The `Db` of bot/storage/cases.py over one asyncpg transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(as_utc(p) if isinstance(p, dt.datetime) else p for p in params)
+
+    async def fetch(self, sql: str, *params: Any) -> list[Sequence[Any]]:
+        return [tuple(r) for r in await self.conn.fetch(numbered(sql), *self._params(params))]
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return _count(await self.conn.execute(numbered(sql), *self._params(params)))
+
+
+class PostgresStorage(CaseQueries, Storage):
     def __init__(
         self,
         dsn: str,
@@ -144,6 +173,11 @@ class PostgresStorage(Storage):
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _db(self) -> AsyncIterator[_PostgresDb]:
+        async with self._conn() as conn:
+            yield _PostgresDb(conn)
 
     @contextlib.asynccontextmanager
     async def _conn(self, transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
@@ -403,6 +437,7 @@ class PostgresStorage(Storage):
     async def forget(self, user_key: str, chat_id: int) -> int:
         deleted = 0
         async with self._conn() as conn:
+            deleted += await self._forget_cases(_PostgresDb(conn), user_key, chat_id)
             deleted += _count(
                 await conn.execute("DELETE FROM languages WHERE user_key = $1", user_key)
             )

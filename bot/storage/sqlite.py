@@ -14,12 +14,14 @@ import contextlib
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from bot.storage import Gap, Reminder, Stats, Storage, StorageError, StorageUnavailable
+from bot.storage.cases import CaseQueries
 from bot.storage.common import (
     REMINDER_COLUMNS,
     STALE_CLAIM,
@@ -53,7 +55,26 @@ def _parse_ts(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-class SQLiteStorage(Storage):
+class _SQLiteDb:
+    """The `Db` of bot/storage/cases.py over one aiosqlite transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(_ts(p) if isinstance(p, dt.datetime) else p for p in params)
+
+    async def fetch(self, sql: str, *params: Any) -> list[Sequence[Any]]:
+        async with self.conn.execute(sql, self._params(params)) as cur:
+            return list(await cur.fetchall())
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cur = await self.conn.execute(sql, self._params(params))
+        return cur.rowcount
+
+
+class SQLiteStorage(CaseQueries, Storage):
     def __init__(
         self, path: str | Path, *, clock: Clock = utcnow, stale_after: dt.timedelta = STALE_CLAIM
     ) -> None:
@@ -122,6 +143,11 @@ class SQLiteStorage(Storage):
                 ) from exc
             except sqlite3.Error as exc:
                 raise StorageError(f"the SQLite database {self.path} refused: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _db(self) -> AsyncIterator[_SQLiteDb]:
+        async with self._tx() as conn:
+            yield _SQLiteDb(conn)
 
     # -- interface language
     async def get_language(self, user_key: str) -> str | None:
@@ -366,4 +392,5 @@ class SQLiteStorage(Storage):
             ):
                 cur = await conn.execute(sql, params)
                 deleted += cur.rowcount
+            deleted += await self._forget_cases(_SQLiteDb(conn), user_key, chat_id)
         return deleted
