@@ -119,6 +119,24 @@ class Settings(BaseSettings):
     reminder_poll_interval: float = Field(30.0, gt=0)
     patent_reminder_days: int = Field(3, ge=0, le=30)
 
+    # A route to a person (consultant handoff): on when STAFF_CHAT_ID names the
+    # Telegram group where staff read cases (the bot must be a member; with forum
+    # topics on, each case gets its own topic). What users are told before they write:
+    # HANDOFF_HOURS ("Mon-Fri 09:00-18:00", empty = not stated) in HANDOFF_TIMEZONE,
+    # and that a reply usually comes within HANDOFF_REPLY_HOURS.
+    staff_chat_id: int | None = None
+    staff_language: str = Field("ru", description="language of the bot's notes to staff")
+    handoff_hours: str = ""
+    handoff_timezone: str = "Europe/Moscow"
+    handoff_reply_hours: int = Field(24, ge=1, le=24 * 14)
+    # Limits: new cases per user per day, messages per case per CASE_MESSAGE_PERIOD
+    # seconds (each way); cases and their messages are deleted CASE_RETENTION_DAYS
+    # after their last message.
+    handoff_cases_per_day: int = Field(3, ge=1)
+    case_message_rate: int = Field(20, ge=1)
+    case_message_period: float = Field(600.0, gt=0)
+    case_retention_days: int = Field(90, ge=1)
+
     @model_validator(mode="before")
     @classmethod
     def _resolve_paths(cls, data: object) -> object:
@@ -162,6 +180,18 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown language(s) {unknown}; supported: {', '.join(LANGUAGES)}")
         return value
+
+    @field_validator("staff_language")
+    @classmethod
+    def _staff_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"STAFF_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @property
+    def handoff_enabled(self) -> bool:
+        """Whether users can ask a person (a staff chat is configured)."""
+        return self.staff_chat_id is not None
 
     @property
     def index_dir(self) -> Path:

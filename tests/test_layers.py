@@ -7,7 +7,8 @@ never a layer above it or a sibling of its own layer:
     bot.settings, bot.i18n        configuration, interface texts
     bot.privacy                   salted keys, anonymisation
     bot.knowledge, bot.storage    curated YAML; prefs, reminders, feedback, gaps
-    bot.retrieval, bot.deadlines  answering questions; deadline tools
+    bot.retrieval, bot.deadlines, answering questions; deadline tools; consultants'
+    bot.handoff                   opening hours (a route to a person)
     bot.service                   opening the assistant, reindexing
     bot.telegram                  the only place aiogram is imported
     bot.cli                       the front end nothing imports
@@ -31,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.settings", "bot.i18n"),
     ("bot.privacy",),
     ("bot.knowledge", "bot.storage"),
-    ("bot.retrieval", "bot.deadlines"),
+    ("bot.retrieval", "bot.deadlines", "bot.handoff"),
     ("bot.service",),
     ("bot.telegram",),
     ("bot.cli",),
