@@ -23,14 +23,27 @@ from aiogram.utils.i18n import I18n
 from bot.deadlines.reminders import ReminderScheduler
 from bot.domain import FALLBACK_LANGUAGE, LANGUAGES
 from bot.errors import ConfigError
+from bot.handoff.hours import HandoffConfigError
 from bot.i18n import LOCALES_DIR
 from bot.privacy import salt_from
 from bot.retrieval.assistant import Assistant
 from bot.service import open_assistant
 from bot.settings import Settings
 from bot.storage import Storage, StorageError, StorageUnavailable
-from bot.telegram import deadlines, forget, other, questions, reminders, staff, start, topics
+from bot.telegram import (
+    casework,
+    deadlines,
+    forget,
+    handoff,
+    other,
+    questions,
+    reminders,
+    staff,
+    start,
+    topics,
+)
 from bot.telegram.bursts import BurstMiddleware
+from bot.telegram.desk import StaffDesk
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.menu import set_default_menus
 from bot.telegram.middlewares import UserLanguageMiddleware
@@ -92,6 +105,10 @@ def build_dispatcher(
     dp["assistant"] = assistant
     dp["storage"] = storage
     dp["settings"] = settings
+    try:
+        dp["desk"] = StaffDesk(settings, assistant)
+    except HandoffConfigError as exc:
+        raise BotConfigError(str(exc)) from exc
     i18n = I18n(path=LOCALES_DIR, default_locale=FALLBACK_LANGUAGE, domain="messages")
     missing = [lang for lang in LANGUAGES if lang not in i18n.available_locales]
     if missing:
@@ -112,6 +129,8 @@ def build_dispatcher(
         [
             start.router,
             forget.router,
+            casework.router,  # the staff chat's replies to cases, before anything else
+            handoff.router,  # a user's open case takes their messages before questions
             topics.router,
             staff.router,
             deadlines.router,
@@ -125,7 +144,8 @@ def build_dispatcher(
 
 
 async def _purge_forever(storage: Storage, settings: Settings) -> None:
-    """Delete feedback and gaps older than GAPS_RETENTION_DAYS, now and periodically."""
+    """Delete feedback and gaps older than GAPS_RETENTION_DAYS and cases older than
+    CASE_RETENTION_DAYS, now and periodically."""
     while True:
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.gaps_retention_days)
         try:
@@ -134,6 +154,13 @@ async def _purge_forever(storage: Storage, settings: Settings) -> None:
                 log.info("purged %s expired feedback/gap rows", removed)
         except StorageError as exc:
             log.warning("purge skipped: %s", exc)
+        cases_cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.case_retention_days)
+        try:
+            removed = await storage.purge_cases(cases_cutoff)
+            if removed:
+                log.info("purged %s expired cases", removed)
+        except StorageError as exc:
+            log.warning("purge of cases skipped: %s", exc)
         await asyncio.sleep(PURGE_EVERY)
 
 
@@ -210,6 +237,10 @@ def run_bot(settings: Settings) -> int:
             return 2
     try:
         create_bot(settings)  # validate the token before loading the model
+        StaffDesk(settings)  # and HANDOFF_HOURS / HANDOFF_TIMEZONE
+    except HandoffConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BotConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -81,6 +81,29 @@ class WayOutCb(CallbackData, prefix="w"):
     lang: str
 
 
+class HumanCb(CallbackData, prefix="h"):
+    """The route to a person. action: ask (show the consent), go (consent given), send
+    (send the question just asked), cancel, back (to the assistant), resume (write to
+    the consultant again), close (the case), rate (v=1 helpful, v=0 not)."""
+
+    action: str
+    lang: str
+    case: int = 0
+    v: int = 0
+
+
+HUMAN_ACTIONS = ("ask", "go", "send", "cancel", "back", "resume", "close", "rate")
+
+
+def valid_human(data: HumanCb) -> bool:
+    return (
+        data.action in HUMAN_ACTIONS
+        and valid_lang(data.lang)
+        and 0 <= data.case < 2**53
+        and data.v in (0, 1)
+    )
+
+
 def valid_lang(code: str) -> bool:
     return code in LANGUAGES
 

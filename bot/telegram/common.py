@@ -15,12 +15,14 @@ from aiogram.filters import BaseFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import InlineKeyboardMarkup, Message
 
+from bot.domain import LANGUAGE_COUNTRY
 from bot.errors import MigrantBotError
-from bot.knowledge.entries import Entry
+from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
 from bot.retrieval.followups import Context
 from bot.retrieval.render import render_answer
 from bot.retrieval.transliterate import uz_latin_to_cyrillic
+from bot.settings import Settings
 from bot.storage import StorageError
 from bot.telegram import keyboards
 from bot.telegram.text import split_html
@@ -28,6 +30,9 @@ from bot.telegram.text import split_html
 log = logging.getLogger("bot.telegram")
 
 T = TypeVar("T")
+# The entry that says how to reach one's consulate: offered on every refusal when no
+# HELP_CONTACT is configured (its id is fixed by the topic catalogue).
+CONSULATE_ENTRY = "consulate-help"
 KEPT_QUESTIONS = 5  # answers per user whose (anonymised) question a 👎 can still report
 
 
@@ -163,3 +168,16 @@ async def uzbek_in_cyrillic(state: FSMContext, lang: str) -> bool:
     """Whether this chat's Uzbek replies are shown in Cyrillic: the user's last Uzbek
     question was written in Cyrillic."""
     return lang == "uz" and bool((await state.get_data()).get("uz_cyrillic"))
+
+
+def contacts(kb: KnowledgeBase, lang: str, settings: Settings) -> list[Entry]:
+    """Entries that say whom to ask, for a refusal: none when HELP_CONTACT names a
+    person (the text does); else the services of the country the language most likely
+    marks (Uzbekistan's agency for an Uzbek question) and the consulate entry."""
+    if settings.help_contact:
+        return []
+    origin = LANGUAGE_COUNTRY.get(lang)
+    found = [e for e in kb if origin is not None and e.country == origin]
+    if CONSULATE_ENTRY in kb:
+        found.append(kb[CONSULATE_ENTRY])
+    return found

@@ -14,6 +14,7 @@ from bot.telegram.callbacks import (
     TOPIC_COUNTRIES,
     EntryCb,
     ForgetCb,
+    HumanCb,
     LangCb,
     MoreCb,
     PrivacyCb,
@@ -80,9 +81,11 @@ def entries(
     with_browse: bool = False,
     contacts: list[Entry] | None = None,
     none_of_these: bool = False,
+    ask_person: bool = False,
 ) -> InlineKeyboardMarkup:
     """One button per entry (its title in `lang`), one per row; first the entries that
-    say whom to contact (☎️), last "None of these" and "All topics" when asked for."""
+    say whom to contact (☎️), last "None of these", "Ask a person" and "All topics"
+    when asked for."""
     builder = InlineKeyboardBuilder()
     for entry in contacts or []:
         builder.button(
@@ -102,11 +105,68 @@ def entries(
                 callback_data=WayOutCb(action="none", lang=lang).pack(),
             )
         )
+    if ask_person:
+        builder.row(ask_person_button(lang))
     if with_browse:
         builder.row(
             InlineKeyboardButton(text="📚 " + _("All topics"), callback_data=TopicsCb().pack())
         )
     return builder.as_markup()
+
+
+def ask_person_button(lang: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text="💬 " + _("Ask a person"), callback_data=HumanCb(action="ask", lang=lang).pack()
+    )
+
+
+def _human(text: str, action: str, lang: str, case: int = 0, v: int = 0) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=text, callback_data=HumanCb(action=action, lang=lang, case=case, v=v).pack()
+    )
+
+
+def handoff_consent(lang: str) -> InlineKeyboardMarkup:
+    """Under the consent message: go ahead (the label begins with ✅) or cancel."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_human("✅ " + _("Yes, write to a consultant"), "go", lang)],
+            [_human("✖️ " + _("Cancel"), "cancel", lang)],
+        ]
+    )
+
+
+def handoff_question(lang: str, offer_last: bool) -> InlineKeyboardMarkup:
+    """While the user is to type the question: send the one just asked, or cancel."""
+    rows = []
+    if offer_last:
+        rows.append([_human("📨 " + _("Send the question I just asked"), "send", lang)])
+    rows.append([_human("✖️ " + _("Cancel"), "cancel", lang)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def handoff_open(lang: str, case: int, relaying: bool = True) -> InlineKeyboardMarkup:
+    """Under the messages of an open case: back to the assistant (or write to the
+    consultant again), and close the case."""
+    first = (
+        _human("↩️ " + _("Back to the assistant"), "back", lang, case)
+        if relaying
+        else _human("✍️ " + _("Write to the consultant"), "resume", lang, case)
+    )
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[first], [_human("✅ " + _("Close the case"), "close", lang, case)]]
+    )
+
+
+def handoff_rate(lang: str, case: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _human("👍 " + _("Helpful"), "rate", lang, case, 1),
+                _human("👎 " + _("Not helpful"), "rate", lang, case, 0),
+            ]
+        ]
+    )
 
 
 def countries(kb: KnowledgeBase) -> InlineKeyboardMarkup:

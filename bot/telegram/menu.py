@@ -22,7 +22,7 @@ from bot.domain import LANGUAGES
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "topics", "deadlines", "language", "help", "privacy", "forget")
+COMMANDS = ("start", "topics", "deadlines", "human", "language", "help", "privacy", "forget")
 # The languages of the default menu, joined by DEFAULT_SEPARATOR.
 DEFAULT_MENU_LANGUAGES = ("ru", "en")
 DEFAULT_SEPARATOR = " · "
@@ -35,6 +35,7 @@ def command_descriptions() -> dict[str, str]:
         "start": _("what this assistant is"),
         "topics": _("browse all topics by country"),
         "deadlines": _("count your deadlines and set reminders"),
+        "human": _("write to a person (a consultant)"),
         "language": _("change the interface language"),
         "help": _("how to ask"),
         "privacy": _("what is stored about you"),

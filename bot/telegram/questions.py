@@ -19,7 +19,6 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain import LANGUAGE_COUNTRY
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
 from bot.retrieval.assistant import Assistant
@@ -45,6 +44,7 @@ from bot.telegram.callbacks import (
 from bot.telegram.common import (
     Addressed,
     StorageDown,
+    contacts,
     cyrillic_markup,
     previous_topic,
     recall_question,
@@ -55,28 +55,13 @@ from bot.telegram.common import (
     try_stored,
     uzbek_in_cyrillic,
 )
+from bot.telegram.handoff import remember_last_question
 
 log = logging.getLogger(__name__)
 router = Router(name="questions")
 ABSTAIN_SUGGESTIONS = 3
-# The entry that says how to reach one's consulate: offered on every refusal when no
-# HELP_CONTACT is configured (its id is fixed by the topic catalogue).
-CONSULATE_ENTRY = "consulate-help"
 # A number typed within this many seconds of a clarify picks that topic ("2").
 CLARIFY_PICK_SECONDS = 600
-
-
-def contacts(kb: KnowledgeBase, lang: str, settings: Settings) -> list[Entry]:
-    """Entries that say whom to ask, for a refusal: none when HELP_CONTACT names a
-    person (the text does); else the services of the country the language most likely
-    marks (Uzbekistan's agency for an Uzbek question) and the consulate entry."""
-    if settings.help_contact:
-        return []
-    origin = LANGUAGE_COUNTRY.get(lang)
-    found = [e for e in kb if origin is not None and e.country == origin]
-    if CONSULATE_ENTRY in kb:
-        found.append(kb[CONSULATE_ENTRY])
-    return found
 
 
 async def refuse(
@@ -98,7 +83,14 @@ async def refuse(
         bot,
         chat_id,
         text,
-        keyboards.entries(suggestions, lang, via="a", with_browse=True, contacts=helpers),
+        keyboards.entries(
+            suggestions,
+            lang,
+            via="a",
+            with_browse=True,
+            contacts=helpers,
+            ask_person=settings.handoff_enabled,
+        ),
         cyrillic,
         keep=(settings.help_contact,),
     )
@@ -147,6 +139,9 @@ async def on_question(
     kb = result.kb or assistant.version.kb
     await try_stored(storage.log_event(result.decision, result.lang, result.entry_id), "event")
     cyrillic = result.lang == "uz" and result.script == "cyrl"
+    if settings.handoff_enabled and result.decision != "smalltalk":  # "send the question
+        # I just asked" to a consultant: a greeting is not a question
+        await state.set_data(remember_last_question(await state.get_data(), question))
     if result.lang == "uz":  # later taps (a topic, a vote) answer in the same script
         await state.update_data(uz_cyrillic=cyrillic)
     with i18n.use_locale(result.lang):
@@ -329,14 +324,21 @@ async def _after_downvote(
     bot: Bot, chat_id: int, lang: str, assistant: Assistant, settings: Settings, cyrillic: bool
 ) -> None:
     lines = [_("I am sorry this did not help. Try asking in other words, or choose below.")]
-    if settings.help_contact:
+    if settings.help_contact and not settings.handoff_enabled:
         lines.append(_("To talk to a person: {contact}").format(contact=settings.help_contact))
     helpers = contacts(assistant.version.kb, lang, settings)
     await send_html(
         bot,
         chat_id,
         html.escape("\n\n".join(lines)),
-        keyboards.entries([], lang, via="a", with_browse=True, contacts=helpers),
+        keyboards.entries(
+            [],
+            lang,
+            via="a",
+            with_browse=True,
+            contacts=helpers,
+            ask_person=settings.handoff_enabled,
+        ),
         cyrillic,
         keep=(settings.help_contact,),
     )

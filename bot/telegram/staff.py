@@ -32,9 +32,17 @@ QUOTE_CHARS = 200
 
 
 class StaffFilter(BaseFilter):
-    """True when the event comes from a configured staff member (STAFF_IDS)."""
+    """True when the event comes from a configured staff member (STAFF_IDS) or is
+    written in the staff chat (STAFF_CHAT_ID: its members are staff)."""
 
     async def __call__(self, event: TelegramObject, settings: Settings, **_: Any) -> bool:
+        chat = getattr(event, "chat", None)
+        if (
+            settings.staff_chat_id is not None
+            and chat is not None
+            and chat.id == settings.staff_chat_id
+        ):
+            return True
         user = getattr(event, "from_user", None)
         return user is not None and user.id in settings.staff_ids
 
@@ -66,7 +74,12 @@ def _counts(counts: dict[str, int]) -> str:
 
 @router.message(Command("stats"))
 async def cmd_stats(
-    message: Message, bot: Bot, command: CommandObject, storage: Storage, i18n: I18n
+    message: Message,
+    bot: Bot,
+    command: CommandObject,
+    storage: Storage,
+    settings: Settings,
+    i18n: I18n,
 ) -> None:
     days = _days(command, DEFAULT_STATS_DAYS)
     if days is None:
@@ -91,7 +104,30 @@ async def cmd_stats(
             up=stats.helpful, down=stats.unhelpful, ratio=ratio
         ),
     ]
+    if settings.handoff_enabled:
+        lines += await _case_lines(storage, since, i18n)
     await send_html(bot, message.chat.id, "\n".join(lines))
+
+
+async def _case_lines(storage: Storage, since: dt.datetime, i18n: I18n) -> list[str]:
+    """Cases with a consultant: open now, opened since, median wait for a first reply."""
+    try:
+        cases = await stored(storage.case_stats(since), "case_stats")
+    except StorageDown:
+        return []
+    median = "—"
+    if cases.first_reply_median is not None:
+        minutes = int(cases.first_reply_median.total_seconds() // 60)
+        median = f"{minutes // 60} h {minutes % 60:02d} min"
+    return [
+        "",
+        "<b>" + _("Cases with a consultant") + "</b>",
+        _("Open now: {open}; opened in the period: {opened}").format(
+            open=cases.open, opened=cases.opened
+        ),
+        _("Median time to the first reply: {median}").format(median=median),
+        _("Cases by language: {counts}").format(counts=_counts(cases.by_lang)),
+    ]
 
 
 @router.message(Command("gaps"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -79,6 +79,7 @@ def help_text(kb: KnowledgeBase) -> str:
             "",
             "/topics — " + _("browse all topics by country"),
             "/deadlines — " + _("count your deadlines and set reminders"),
+            "/human — " + _("write to a person (a consultant)"),
             "/language — " + _("change the interface language"),
             "/privacy — " + _("what is stored about you"),
             "/forget — " + _("delete everything stored about you"),
@@ -106,6 +107,12 @@ def privacy_text(settings: Settings) -> str:
                 "e-mail addresses or links, so that staff can add missing answers, and are "
                 "deleted after {days} days."
             ).format(days=settings.gaps_retention_days),
+            _(
+                "If you write to a consultant (/human), the case is kept: your messages and "
+                "the replies, without phone numbers, e-mail addresses or document numbers, "
+                "and the chat to send replies to; the consultant does not see your name or "
+                "Telegram account. Cases are deleted {days} days after their last message."
+            ).format(days=settings.case_retention_days),
             _("/forget deletes everything stored about you at any time."),
         ]
     )
@@ -118,8 +125,13 @@ async def cmd_start(message: Message, settings: Settings, assistant: Assistant) 
 
 
 @router.message(Command("help"))
-async def cmd_help(message: Message, assistant: Assistant) -> None:
-    await message.answer(help_text(assistant.version.kb))
+async def cmd_help(message: Message, assistant: Assistant, settings: Settings, i18n: I18n) -> None:
+    markup = None
+    if settings.handoff_enabled and message.chat.type == "private":
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[[keyboards.ask_person_button(i18n.current_locale)]]
+        )
+    await message.answer(help_text(assistant.version.kb), reply_markup=markup)
 
 
 @router.message(Command("language"))

@@ -46,6 +46,19 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 
+# The fields getChat always returns (ChatFullInfo), beyond id and type.
+FULL_INFO = {
+    "accent_color_id": 0,
+    "max_reaction_count": 11,
+    "accepted_gift_types": {
+        "unlimited_gifts": False,
+        "limited_gifts": False,
+        "unique_gifts": False,
+        "premium_subscription": False,
+        "gifts_from_channels": False,
+    },
+}
+
 
 class BadHTML(ValueError):
     """The text is not HTML that Telegram would accept."""
@@ -145,6 +158,13 @@ class BotAPIStandIn:
         self.webhook: dict[str, Any] | None = None
         # Command menus by (scope, language_code): scope "default" or "chat:<id>".
         self.menus: dict[tuple[str, str], list[dict[str, str]]] = {}
+        # Groups the bot is in (getChat, forum topics); chats that answer 403/400.
+        self.groups: dict[int, dict[str, Any]] = {}
+        self.blocked: set[int] = set()  # users who blocked the bot: 403
+        self.kicked: set[int] = set()  # groups the bot was removed from: 403
+        self.missing: set[int] = set()  # chats that do not exist: 400 chat not found
+        self.topics: dict[int, list[dict[str, Any]]] = {}
+        self._thread_ids = itertools.count(70)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -187,7 +207,13 @@ class BotAPIStandIn:
 
     @staticmethod
     def user(user_id: int, lang_code: str | None = "ru") -> dict[str, Any]:
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        user: dict[str, Any] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User{user_id}",
+            "last_name": f"Family{user_id}",
+            "username": f"user{user_id}_tg",
+        }
         if lang_code:
             user["language_code"] = lang_code
         return user
@@ -269,6 +295,49 @@ class BotAPIStandIn:
         }
         self.put_update({"callback_query": query})
         return query
+
+    def add_group(self, chat_id: int, forum: bool = False, title: str = "Staff") -> dict[str, Any]:
+        """A (super)group the bot is a member of; `forum`: it has topics."""
+        chat = {"id": chat_id, "type": "supergroup", "title": title}
+        if forum:
+            chat["is_forum"] = True
+        self.groups[chat_id] = chat
+        return chat
+
+    async def group_message(
+        self,
+        user: dict[str, Any],
+        chat_id: int,
+        text: str,
+        reply_to: dict[str, Any] | Call | None = None,
+        thread_id: int | None = None,
+        **content: Any,
+    ) -> dict[str, Any]:
+        """A member of group `chat_id` writes `text`, as a reply to the bot's message
+        `reply_to` and/or in forum topic `thread_id`."""
+        if isinstance(reply_to, Call):
+            reply_to = self.message_of(reply_to)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.groups.get(chat_id) or {"id": chat_id, "type": "supergroup"},
+            "from": user,
+            **content,
+        }
+        if text:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                message["entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+                ]
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        self.put_update({"message": message})
+        return message
 
     def message_of(self, call: Call) -> dict[str, Any]:
         """The current state of the message a recorded sendMessage call created."""
@@ -451,13 +520,61 @@ class BotAPIStandIn:
         self.messages.pop((int(params["chat_id"]), int(params["message_id"])), None)
         return self._ok(True)
 
+    def _reachable(self, chat_id: int) -> web.Response | None:
+        """Telegram's answers for a user who blocked the bot, a group that removed it,
+        and a chat that does not exist."""
+        if chat_id in self.blocked:
+            return self._error(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.kicked:
+            return self._error(403, "Forbidden: bot was kicked from the supergroup chat")
+        if chat_id in self.missing:
+            return self._error(400, "Bad Request: chat not found")
+        return None
+
+    async def _api_getChat(self, params):  # noqa: N802
+        chat_id = int(params["chat_id"])
+        refused = self._reachable(chat_id)
+        if refused is not None:
+            return refused
+        if chat_id in self.groups:
+            return self._ok({**self.groups[chat_id], **FULL_INFO})
+        if chat_id > 0:
+            return self._ok({"id": chat_id, "type": "private", **FULL_INFO})
+        return self._error(400, "Bad Request: chat not found")
+
+    async def _api_createForumTopic(self, params):  # noqa: N802
+        chat_id = int(params["chat_id"])
+        refused = self._reachable(chat_id)
+        if refused is not None:
+            return refused
+        if not self.groups.get(chat_id, {}).get("is_forum"):
+            return self._error(400, "Bad Request: the chat is not a forum")
+        name = str(params["name"])
+        if not 1 <= len(name) <= 128:
+            return self._error(400, "Bad Request: TOPIC_TITLE_INVALID")
+        topic = {"message_thread_id": next(self._thread_ids), "name": name, "icon_color": 7322096}
+        self.topics.setdefault(chat_id, []).append(topic)
+        return self._ok(topic)
+
     async def _api_sendMessage(self, params):  # noqa: N802
         self._check_text(params)
         chat_id = int(params["chat_id"])
+        refused = self._reachable(chat_id)
+        if refused is not None:
+            return refused
+        thread_id = params.get("message_thread_id")
+        if thread_id is not None:
+            known = [t["message_thread_id"] for t in self.topics.get(chat_id, [])]
+            if int(thread_id) not in known:
+                return self._error(400, "Bad Request: message thread not found")
+        chat = self.groups.get(chat_id) or {
+            "id": chat_id,
+            "type": "private" if chat_id > 0 else "group",
+        }
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "chat": chat,
             "from": BOT_USER,
             "text": check_html(params["text"])
             if params.get("parse_mode") == "HTML"
@@ -465,6 +582,15 @@ class BotAPIStandIn:
         }
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
+        if thread_id is not None:
+            message["message_thread_id"] = int(thread_id)
+            message["is_topic_message"] = True
+        reply = params.get("reply_parameters") or {}
+        replied = self.messages.get((chat_id, int(reply.get("message_id", 0) or 0)))
+        if replied is not None:
+            message["reply_to_message"] = {
+                k: v for k, v in replied.items() if k != "reply_to_message"
+            }
         self.messages[(chat_id, message["message_id"])] = message
         self.calls[-1].params["_result"] = message
         return self._ok(message)

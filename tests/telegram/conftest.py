@@ -72,10 +72,14 @@ def bot_settings(make_settings, built) -> Settings:
     )
 
 
-@pytest.fixture
-async def tg(bot_settings: Settings, embedder):
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, embedder, prepare=None):
+    """The real bot polling a fresh stand-in; `prepare(api)` runs before the bot starts
+    (to add groups, blocked users...)."""
     async with BotAPIStandIn() as api:
-        settings = bot_settings.model_copy(update={"telegram_api_url": api.base_url})
+        if prepare is not None:
+            prepare(api)
+        settings = settings.model_copy(update={"telegram_api_url": api.base_url})
         assistant = Assistant(settings, embedder=embedder)
         storage = open_storage(settings)
         await storage.open()
@@ -108,3 +112,9 @@ async def tg(bot_settings: Settings, embedder):
                 safe = "".join(ch if ch.isalnum() else "_" for ch in name.split("::")[-1])
                 lines = [f"{who}: {text}" for who, text in harness.transcript]
                 (Path(out) / f"{safe}.txt").write_text("\n\n".join(lines), encoding="utf-8")
+
+
+@pytest.fixture
+async def tg(bot_settings: Settings, embedder):
+    async with running_bot(bot_settings, embedder) as harness:
+        yield harness

@@ -25,10 +25,10 @@ import pytest
 from bot.i18n import gettext_for
 from bot.privacy import user_key
 from bot.storage.postgres import PostgresStorage
-from bot.telegram.callbacks import DeadlineCb, LangCb
+from bot.telegram.callbacks import DeadlineCb, HumanCb, LangCb
 from tests.support.standin import BotAPIStandIn
 from tests.support.storage_backends import PgSchema
-from tests.telegram.tg_constants import WEBHOOK_SECRET
+from tests.telegram.tg_constants import STAFF_CHAT, WEBHOOK_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -111,6 +111,7 @@ async def cluster(bot_settings):
     salt = "scaled-" + secrets.token_hex(8)  # fresh keys in Redis for every run
     procs = []
     async with BotAPIStandIn() as api, httpx.AsyncClient(timeout=30) as http:
+        api.add_group(STAFF_CHAT)  # the consultants' group (handoff)
         try:
             ports = [free_port(), free_port()]
             for port in ports:
@@ -130,6 +131,8 @@ async def cluster(bot_settings):
                     "DATA_DIR": str(bot_settings.data_dir),  # one index, shared
                     "REMINDER_POLL_INTERVAL": "0.3",
                     "THROTTLE_RATE": "1000",
+                    "STAFF_CHAT_ID": str(STAFF_CHAT),
+                    "STAFF_LANGUAGE": "en",
                 }
                 procs.append(
                     await asyncio.create_subprocess_exec(
@@ -237,3 +240,51 @@ async def test_wrong_or_missing_secret_is_refused_by_every_worker(cluster):
         assert await cluster.post(worker, update, secret="") in (401, 403)
     await asyncio.sleep(0.5)
     assert cluster.api.since(since=mark) == []
+
+
+async def test_a_case_moves_between_workers_and_a_redelivered_reply_reaches_the_user_once(
+    cluster,
+):
+    user = 7003
+    consent = await cluster.say(0, user, "/human", lang="en")
+    go = HumanCb(action="go", lang="en").pack()
+    await cluster.tap(1, user, go, consent)  # the consent, on the other worker
+    mark = cluster.api.mark()
+    question = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": {"id": user, "type": "private"},
+        "from": cluster._user(user, "en"),
+        "text": "my employer keeps my passport",
+    }
+    assert await cluster.post(0, {"message": question}) == 200
+    sent = await cluster.api.wait_for("sendMessage", count=2, since=mark, timeout=30)
+    [post] = [c for c in sent if int(c.params["chat_id"]) == STAFF_CHAT]
+    assert "my employer keeps my passport" in post.shown
+
+    # a staff reply delivered to both workers (Telegram retrying after a timeout)
+    mark = cluster.api.mark()
+    reply = {
+        "message_id": next(_ids),
+        "date": int(time.time()),
+        "chat": {"id": STAFF_CHAT, "type": "supergroup", "title": "Staff"},
+        "from": {"id": 5, "is_bot": False, "first_name": "Consultant", "language_code": "en"},
+        "text": "Write a statement to the police.",
+        "reply_to_message": cluster.api.message_of(post),
+    }
+    codes = await asyncio.gather(
+        cluster.post(0, {"message": reply}), cluster.post(1, {"message": reply})
+    )
+    assert codes == [200, 200]
+    await cluster.api.wait_for("sendMessage", count=2, since=mark, timeout=30)
+    await asyncio.sleep(1.5)  # time for a duplicate to show up
+    to_user = [
+        c for c in cluster.api.since("sendMessage", since=mark) if int(c.params["chat_id"]) == user
+    ]
+    assert len(to_user) == 1 and "statement to the police" in to_user[0].shown
+    to_staff = [
+        c
+        for c in cluster.api.since("sendMessage", since=mark)
+        if int(c.params["chat_id"]) == STAFF_CHAT
+    ]
+    assert len(to_staff) == 1  # one "sent" note, not two
