@@ -97,6 +97,49 @@ def cmd_kb_review(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_kb_inbox(args, settings: Settings) -> int:
+    """Paraphrases staff suggested from cases (/teach in the staff chat). They never
+    enter knowledge/ by themselves: a person adds the good ones to the entry's
+    paraphrases and runs `kb check`, then dismisses them here."""
+    import asyncio
+
+    from bot.storage.factory import open_storage
+
+    async def run() -> tuple[list, bool | None]:
+        storage = open_storage(settings)
+        await storage.open()
+        try:
+            dismissed = None
+            if args.done is not None:
+                dismissed = await storage.dismiss_suggestion(args.done)
+            return await storage.suggestions(args.limit), dismissed
+        finally:
+            await storage.close()
+
+    found, dismissed = asyncio.run(run())
+    if args.done is not None and not dismissed:
+        raise CliError(f"no open suggestion #{args.done} (see `migrant-bot kb inbox`)")
+    if args.json:
+        rows = [
+            {**asdict(s), "created_at": s.created_at.isoformat(timespec="seconds")} for s in found
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if args.done is not None:
+        print(f"#{args.done} dismissed.")
+    if not found:
+        print("No suggestions waiting.")
+        return 0
+    for s in found:
+        print(f"#{s.id}  {s.created_at:%Y-%m-%d}  {s.entry_id} [{s.lang}]  {s.text}")
+    print(
+        f"\n{len(found)} suggestion(s). Add the good ones to `paraphrases` of the language "
+        f"in {settings.kb_dir}/ENTRY.yaml, run `migrant-bot kb check`, then "
+        "`migrant-bot kb inbox --done ID`."
+    )
+    return 0
+
+
 def _date_arg(value: str | None, flag: str) -> dt.date | None:
     if value is None:
         return None
@@ -550,6 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--on", help="day of the review, YYYY-MM-DD (default: today)")
     c.add_argument("--next", help="next review by, YYYY-MM-DD (default: in about six months)")
     c.set_defaults(func=cmd_kb_review)
+    c = kb_sub.add_parser("inbox", help="paraphrases staff suggested from cases (/teach)")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--done", type=int, metavar="ID", help="dismiss suggestion ID (handled)")
+    c.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    c.set_defaults(func=cmd_kb_inbox)
     c = kb_sub.add_parser("report", help="coverage and staleness report (Markdown or HTML)")
     c.add_argument("--format", choices=("md", "html"), default="md")
     c.add_argument("--output", "-o", help="write to this file instead of the terminal")

@@ -278,3 +278,27 @@ def test_chat_keeps_the_conversations_language_and_script(
     out = capsys.readouterr().out
     thanks = gettext_for("uz")("You are welcome! If you have another question, just write it.")
     assert uz_latin_to_cyrillic(thanks) in out
+
+
+def test_kb_inbox_lists_teach_suggestions_and_dismisses_them(env, capsys):
+    import asyncio
+
+    from bot.storage.factory import open_storage
+
+    async def suggest() -> None:
+        storage = open_storage(env)
+        await storage.open()
+        await storage.add_suggestion("patent-payment", "tg", "патентро чӣ хел пардохт кунам")
+        await storage.add_suggestion("kz-stay", "uz", "qozogʻistonda qancha tursa boʻladi")
+        await storage.close()
+
+    asyncio.run(suggest())
+    assert main(["kb", "inbox"]) == 0
+    out = capsys.readouterr().out
+    assert "#1" in out and "patent-payment [tg]  патентро чӣ хел пардохт кунам" in out
+    assert "kz-stay [uz]" in out and "2 suggestion(s)" in out
+    assert main(["kb", "inbox", "--done", "1", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["entry_id"] for r in rows] == ["kz-stay"]
+    assert main(["kb", "inbox", "--done", "1"]) == 2  # already dismissed
+    assert "no open suggestion #1" in capsys.readouterr().err
