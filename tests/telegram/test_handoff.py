@@ -319,3 +319,14 @@ async def test_a_reply_to_a_bot_note_is_not_taken_for_a_question(desk):
     [hint] = await staff_says(desk, "and when did you arrive?", reply_to=ack)
     assert "reply to the case message itself" in hint.shown
     assert not [c for c in desk.api.since("sendMessage", mark) if int(c.params["chat_id"]) == user]
+
+
+async def test_stats_in_the_staff_chat_count_cases_and_the_first_reply(desk):
+    _c, post = await open_a_case(desk, 4117, "question one", "ky")
+    await open_a_case(desk, 4118, "question two", "uz")
+    await staff_says(desk, "An answer.", reply_to=post, count=2)
+    [stats] = await staff_says(desk, "/stats")
+    assert "Cases with a consultant" in stats.shown
+    assert "Open now: 2; opened in the period: 2" in stats.shown
+    assert "Median time to the first reply: 0 h 00 min" in stats.shown
+    assert "ky: 1" in stats.shown and "uz: 1" in stats.shown
