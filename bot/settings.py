@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # Salt for hashing user ids in logs, feedback and the gaps log (secret). When empty,
     # a random salt is generated once and kept in DATA_DIR/salt (mode 0600).
     user_hash_salt: SecretStr | None = None
+    # Seconds a reply waits for the database before going on without it (the stored
+    # language falls back to Telegram's); a hung database must not delay answers.
+    storage_timeout: float = Field(0.5, gt=0, le=30)
     # Days the anonymised feedback and unanswered-question log are kept.
     gaps_retention_days: int = Field(30, ge=1)
     # Per-user throttling: at most THROTTLE_RATE messages per THROTTLE_PERIOD seconds.

@@ -114,7 +114,7 @@ def build_dispatcher(
     if missing:
         log.warning("no compiled catalogue for %s: run `make catalogues`", ", ".join(missing))
     # i18n first, so the throttling reply is already in the user's language
-    UserLanguageMiddleware(i18n, storage, salt).setup(dp)
+    UserLanguageMiddleware(i18n, storage, salt, settings.storage_timeout).setup(dp)
     throttle = ThrottlingMiddleware(
         make_throttle_backend(settings, salt), settings.throttle_rate, settings.throttle_period
     )

@@ -4,6 +4,7 @@ anonymised question behind an answer (for a later 👎)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -33,6 +34,10 @@ T = TypeVar("T")
 # The entry that says how to reach one's consulate: offered on every refusal when no
 # HELP_CONTACT is configured (its id is fixed by the topic catalogue).
 CONSULATE_ENTRY = "consulate-help"
+# A write the reply does not depend on (an event count, a gap) is given up after this
+# long: with a hung database (frozen 20 s in the fault run of issue 16) every reply used
+# to wait for it.
+ANALYTICS_TIMEOUT = 0.5
 KEPT_QUESTIONS = 5  # answers per user whose (anonymised) question a 👎 can still report
 
 
@@ -40,20 +45,46 @@ class StorageDown(MigrantBotError):
     """Raised by `stored` when the database failed; handlers turn it into a polite note."""
 
 
-async def stored(call: Awaitable[T], what: str) -> T:
-    """Await a storage call; log a warning (never user data) and raise `StorageDown`
-    on a database problem."""
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a late failure is not "never retrieved"
+
+
+async def bounded(call: Awaitable[T], timeout: float) -> T:
+    """`call`, waited for at most `timeout` seconds (TimeoutError after that). The call
+    itself is not cancelled but left to finish in the background: cancelling a
+    database call half-way could leave a transaction open on the connection."""
+    task = asyncio.ensure_future(call)
     try:
-        return await call
+        return await asyncio.wait_for(asyncio.shield(task), timeout)
+    except TimeoutError:
+        task.add_done_callback(_consume)
+        raise
+
+
+async def stored(call: Awaitable[T], what: str, timeout: float | None = None) -> T:
+    """Await a storage call; log a warning (never user data) and raise `StorageDown`
+    on a database problem, or when it takes longer than `timeout` seconds (a hung
+    database must not hold up a reply)."""
+    try:
+        if timeout is None:
+            return await call
+        return await bounded(call, timeout)
     except StorageError as exc:
         log.warning("storage unavailable for %s: %s", what, exc)
         raise StorageDown(what) from exc
+    except TimeoutError as exc:
+        log.warning("storage too slow for %s (over %.1f s); going on without it", what, timeout)
+        raise StorageDown(what) from exc
 
 
-async def try_stored(call: Awaitable[T], what: str) -> T | None:
-    """Like `stored`, for writes a reply does not depend on (analytics): None on failure."""
+async def try_stored(
+    call: Awaitable[T], what: str, timeout: float | None = ANALYTICS_TIMEOUT
+) -> T | None:
+    """Like `stored`, for writes a reply does not depend on (analytics, the gaps log):
+    None on failure or after `timeout` seconds."""
     try:
-        return await stored(call, what)
+        return await stored(call, what, timeout)
     except StorageDown:
         return None
 

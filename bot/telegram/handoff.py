@@ -469,7 +469,9 @@ class OpenCase(BaseFilter):
         if message.text and message.text.startswith("/"):
             return False
         try:
-            case = await stored(storage.open_case_of(user_key), "open_case_of")
+            case = await stored(
+                storage.open_case_of(user_key), "open_case_of", settings.storage_timeout
+            )
         except StorageDown:
             return False
         if case is None or not case.relaying:

@@ -18,6 +18,7 @@ from aiogram.utils.i18n.middleware import I18nMiddleware
 from bot.domain import FALLBACK_LANGUAGE, LANGUAGES
 from bot.privacy import user_key
 from bot.storage import Storage, StorageError
+from bot.telegram.common import bounded
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,11 @@ class UserLanguageMiddleware(I18nMiddleware):
     no handler needs the raw id for storage or logs.
     """
 
-    def __init__(self, i18n: I18n, storage: Storage, salt: str) -> None:
+    def __init__(self, i18n: I18n, storage: Storage, salt: str, timeout: float = 0.5) -> None:
         super().__init__(i18n=i18n)
         self.storage = storage
         self.salt = salt
+        self.timeout = timeout
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
@@ -50,9 +52,15 @@ class UserLanguageMiddleware(I18nMiddleware):
         data["user_key"] = key
         stored = None
         try:
-            stored = await self.storage.get_language(key)
+            stored = await bounded(self.storage.get_language(key), self.timeout)
         except StorageError as exc:
             log.warning("language of user %s not read, using Telegram's: %s", key[:12], exc)
+        except TimeoutError:
+            log.warning(
+                "language of user %s not read within %.1f s, using Telegram's",
+                key[:12],
+                self.timeout,
+            )
         if stored in LANGUAGES and stored in self.i18n.available_locales:
             return stored
         lang = telegram_language(user.language_code)

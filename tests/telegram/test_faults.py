@@ -78,3 +78,28 @@ async def test_invalid_knowledge_edit_is_refused_and_the_bot_keeps_answering(tg)
     [reply] = await tg.say(6200, "how can i pay patent money", "en")
     assert "Paying for the work patent" in reply.shown
     assert tg.assistant.version.name == serving
+
+
+async def test_a_locked_database_does_not_hold_up_answers(tg):
+    """Another process holds the SQLite write lock (as a hung database would): counting
+    the question waits up to the busy timeout (5 s), the reply must not."""
+    import sqlite3
+    import time
+
+    locker = sqlite3.connect(tg.settings.sqlite_path, timeout=0, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        for user, question in (
+            (5301, "how do i pay for the patent"),
+            (5302, "как оплатить патент"),
+        ):
+            started = time.monotonic()
+            [answer] = await tg.say(user, question, "en")
+            assert time.monotonic() - started < 2.5, "the reply waited for the database"
+            assert "patent" in answer.shown.lower() or "патент" in answer.shown.lower()
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # once the lock is gone the database works again for what needs it
+    [done] = await tg.say(5303, "/language", "en")
+    assert done.buttons
