@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # Salt for hashing user ids in logs, feedback and the gaps log (secret). When empty,
     # a random salt is generated once and kept in DATA_DIR/salt (mode 0600).
     user_hash_salt: SecretStr | None = None
+    # On SIGTERM: seconds to let questions in flight finish before the process closes
+    # its connections (their updates are confirmed to Telegram only once handled).
+    shutdown_grace: float = Field(20.0, ge=0, le=600)
     # Seconds a reply waits for the database before going on without it (the stored
     # language falls back to Telegram's); a hung database must not delay answers.
     storage_timeout: float = Field(0.5, gt=0, le=30)

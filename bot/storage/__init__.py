@@ -256,6 +256,28 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def dismiss_suggestion(self, suggestion_id: int) -> bool: ...
 
+    # -- updates seen (exactly-once handling across redeliveries and workers)
+    @abc.abstractmethod
+    async def claim_update(self, update_id: int, stale_after: dt.timedelta) -> bool:
+        """Take an update for handling: False when it was handled, or is being handled
+        by someone else for less than `stale_after` (a worker that stopped mid-way
+        loses its claim after that)."""
+
+    @abc.abstractmethod
+    async def finish_update(self, update_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def release_update(self, update_id: int) -> None:
+        """Give up the claim on an update whose handling was cut off."""
+
+    @abc.abstractmethod
+    async def release_updates(self) -> int:
+        """Forget every claim still 'handling' (the one polling process starts: claims
+        of its previous run are stale by definition); returns how many."""
+
+    @abc.abstractmethod
+    async def purge_updates(self, older_than: dt.datetime) -> int: ...
+
     # -- privacy
     @abc.abstractmethod
     async def forget(self, user_key: str, chat_id: int) -> int:

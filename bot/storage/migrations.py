@@ -17,7 +17,9 @@ What the tables hold is deliberately minimal (see bot/storage/__init__.py):
 - reminders: the chat id needed to deliver, kind, dates, language, delivery state;
 - cases, case_messages: questions handed to a consultant, the user's chat id needed to
   relay replies, masked messages both ways, purged CASE_RETENTION_DAYS after the last;
-- suggestions: paraphrases staff proposed from a case (entry id, language, masked text).
+- suggestions: paraphrases staff proposed from a case (entry id, language, masked text);
+- updates: the ids of Telegram updates being handled or handled (nothing else), so a
+  redelivered update is not answered twice; kept two days (Telegram keeps 24 hours).
 Timestamps are UTC (SQLite: text 'YYYY-MM-DD HH:MM:SS.ffffff'; PostgreSQL: timestamptz).
 """
 
@@ -251,6 +253,26 @@ CREATE TABLE suggestions (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX suggestions_status ON suggestions (status, created_at);
+""",
+    ),
+    Migration(
+        3,
+        "updates: Telegram update ids being handled or handled (no content)",
+        sqlite="""
+CREATE TABLE updates (
+    update_id BIGINT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('handling', 'done')),
+    claimed_at TEXT NOT NULL
+);
+CREATE INDEX updates_claimed ON updates (state, claimed_at);
+""",
+        postgres="""
+CREATE TABLE updates (
+    update_id BIGINT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('handling', 'done')),
+    claimed_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX updates_claimed ON updates (state, claimed_at);
 """,
     ),
 )

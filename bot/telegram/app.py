@@ -43,6 +43,7 @@ from bot.telegram import (
     topics,
 )
 from bot.telegram.bursts import BurstMiddleware
+from bot.telegram.delivery import UpdateOnce, poll
 from bot.telegram.desk import StaffDesk
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.menu import set_default_menus
@@ -113,6 +114,8 @@ def build_dispatcher(
     missing = [lang for lang in LANGUAGES if lang not in i18n.available_locales]
     if missing:
         log.warning("no compiled catalogue for %s: run `make catalogues`", ", ".join(missing))
+    # A redelivered update is dropped before anything else reads the database for it.
+    dp.update.outer_middleware(UpdateOnce(storage))
     # i18n first, so the throttling reply is already in the user's language
     UserLanguageMiddleware(i18n, storage, salt, settings.storage_timeout).setup(dp)
     throttle = ThrottlingMiddleware(
@@ -161,6 +164,8 @@ async def _purge_forever(storage: Storage, settings: Settings) -> None:
                 log.info("purged %s expired cases", removed)
         except StorageError as exc:
             log.warning("purge of cases skipped: %s", exc)
+        with contextlib.suppress(StorageError):  # update ids: Telegram keeps updates 24 h
+            await storage.purge_updates(dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
         await asyncio.sleep(PURGE_EVERY)
 
 
@@ -185,7 +190,14 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
             await _serve_webhook(bot, dp, settings, assistant)
         else:
             await bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+            stop = _stop_on_signals()
+            await poll(
+                dp,
+                bot,
+                stop,
+                allowed_updates=dp.resolve_used_update_types(),
+                grace=settings.shutdown_grace,
+            )
     finally:
         purge.cancel()
         reminders.cancel()
@@ -209,18 +221,28 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings, assistant
 
     url, secret = webhook_target(settings), webhook_secret(settings)
     app = make_app(dp, bot, settings, assistant)
-    runner, port = await start_server(app, settings.webhook_host, settings.webhook_port)
+    runner, port = await start_server(
+        app, settings.webhook_host, settings.webhook_port, settings.shutdown_grace
+    )
     await bot.set_webhook(url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
     log.info("webhook server on %s:%s, Telegram posts to %s", settings.webhook_host, port, url)
+    stop = _stop_on_signals()
+    try:
+        await stop.wait()
+    finally:
+        # Stops taking requests, then waits for the ones in flight (each answers 200
+        # only after its update is handled) before the session and storage close.
+        await runner.cleanup()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (a deploy, Ctrl+C)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    return stop
 
 
 def run_bot(settings: Settings) -> int:

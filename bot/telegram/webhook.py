@@ -80,8 +80,11 @@ def make_app(
     run with the app's (as in production); tests that already run the dispatcher turn
     it off."""
     app = web.Application()
+    # 200 only after the update is handled (aiogram answers at once by default): an
+    # update a worker did not finish (a crash, a deploy) is delivered again by Telegram,
+    # and UpdateOnce keeps a redelivery from being answered twice.
     CheckedRequestHandler(
-        dispatcher=dp, bot=bot, secret_token=webhook_secret(settings), handle_in_background=True
+        dispatcher=dp, bot=bot, secret_token=webhook_secret(settings), handle_in_background=False
     ).register(app, path=settings.webhook_path)
 
     async def health(_request: web.Request) -> web.Response:
@@ -99,9 +102,12 @@ def make_app(
     return app
 
 
-async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving `app`; port 0 picks a free port. Returns the runner and the port."""
-    runner = web.AppRunner(app, access_log=None)
+async def start_server(
+    app: web.Application, host: str, port: int, grace: float = 20.0
+) -> tuple[web.AppRunner, int]:
+    """Start serving `app`; port 0 picks a free port. Returns the runner and the port.
+    On cleanup, requests in flight get `grace` seconds to finish."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -1,0 +1,192 @@
+"""Each Telegram update handled once, and none lost when the process stops.
+
+Telegram delivers an update again when it was not confirmed: in polling mode until the
+next getUpdates moves the offset past it, in webhook mode until it gets a 200. aiogram
+confirms at once (the offset moves on as soon as updates arrive; the webhook answers
+200 before handling), so a restart or a crash loses what was in flight. Here:
+
+- `UpdateOnce` (an outer middleware on every update) claims the update id in the shared
+  database before handling and marks it done after, so a redelivery (a webhook retry,
+  another worker, a restart in polling mode) is not answered twice;
+- `poll` is long polling that confirms an update only when it and every earlier one
+  are handled, and on stop takes no new updates, lets the ones in flight finish (up to
+  SHUTDOWN_GRACE seconds) and confirms them before the session and storage close;
+- webhook mode answers 200 after handling (bot/telegram/webhook.py), and aiohttp's
+  shutdown lets requests in flight finish.
+
+When the database is down the claim is skipped: answering twice is better than not
+answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.methods import GetUpdates
+from aiogram.types import TelegramObject, Update
+
+from bot.storage import Storage, StorageError
+from bot.telegram.common import bounded
+
+log = logging.getLogger(__name__)
+# A claim older than this belongs to a worker that stopped mid-way (webhook mode; in
+# polling mode the one poller releases its previous run's claims at start).
+STALE_CLAIM = dt.timedelta(minutes=2)
+CLAIM_TIMEOUT = 0.5  # seconds the claim may take before handling goes on without it
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)  # seconds between getUpdates retries after errors
+
+
+class UpdateOnce(BaseMiddleware):
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.skipped = 0  # redeliveries not handled again (for tests and metrics)
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        claimed = True
+        try:
+            claimed = await bounded(
+                self.storage.claim_update(event.update_id, STALE_CLAIM), CLAIM_TIMEOUT
+            )
+        except (StorageError, TimeoutError) as exc:
+            log.warning("update claim skipped (%s): handling anyway", type(exc).__name__)
+        if not claimed:
+            self.skipped += 1
+            log.info("update %s delivered again: already handled", event.update_id)
+            return None
+        try:
+            result = await handler(event, data)
+        except asyncio.CancelledError:
+            # Cut off (a stop whose grace period ran out): not done, so the claim goes
+            # and the redelivery after the restart is handled.
+            with contextlib.suppress(StorageError, TimeoutError, asyncio.CancelledError):
+                await bounded(self.storage.release_update(event.update_id), CLAIM_TIMEOUT)
+            raise
+        with contextlib.suppress(StorageError, TimeoutError):
+            await bounded(self.storage.finish_update(event.update_id), CLAIM_TIMEOUT)
+        return result
+
+
+async def poll(
+    dp: Dispatcher,
+    bot: Bot,
+    stop: asyncio.Event,
+    *,
+    allowed_updates: list[str] | None = None,
+    timeout: int = 30,
+    grace: float = 20.0,
+    max_in_flight: int = 256,
+) -> None:
+    """Long polling that confirms an update only after it and every earlier one are
+    handled; on `stop`, drains what is in flight (up to `grace` seconds) and confirms it."""
+    storage: Storage | None = dp.get("storage")
+    if storage is not None:
+        with contextlib.suppress(StorageError):
+            released = await storage.release_updates()
+            if released:
+                log.info(
+                    "%s update(s) left unfinished by the previous run will be redone", released
+                )
+    workflow = {"dispatcher": dp, "bots": [bot], **dp.workflow_data}
+    workflow.pop("bot", None)
+    await dp.emit_startup(bot=bot, **workflow)
+    in_flight: dict[int, asyncio.Task[Any]] = {}
+    handled: set[int] = set()  # handled but not yet confirmed (an earlier one still runs)
+    offset: int | None = None
+    errors = 0
+
+    def confirmable() -> int | None:
+        """The offset that confirms everything handled without skipping a running one."""
+        pending = min(in_flight) if in_flight else None
+        done = [u for u in handled if pending is None or u < pending]
+        if not done:
+            return offset
+        return max(done) + 1
+
+    def _finished(uid: int, _task: asyncio.Task[Any]) -> None:
+        in_flight.pop(uid, None)
+        handled.add(uid)
+
+    async def handle(update: Update) -> None:
+        try:
+            await dp.feed_update(bot, update)
+        except Exception:  # the error handlers already ran; never lose the poller
+            log.exception("update %s failed", update.update_id)
+
+    try:
+        while not stop.is_set():
+            if len(in_flight) >= max_in_flight:
+                await asyncio.wait(in_flight.values(), return_when=asyncio.FIRST_COMPLETED)
+            wait = 0 if stop.is_set() else timeout
+            fetch = asyncio.ensure_future(
+                bot(
+                    GetUpdates(offset=confirmable(), timeout=wait, allowed_updates=allowed_updates),
+                    request_timeout=int((bot.session.timeout or 60) + wait),
+                )
+            )
+            stopping = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if fetch not in done:
+                fetch.cancel()
+                with contextlib.suppress(BaseException):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
+                errors = 0
+            except Exception as exc:
+                delay = RETRY_DELAYS[min(errors, len(RETRY_DELAYS) - 1)]
+                errors += 1
+                log.error("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                continue
+            fresh = 0
+            for update in updates:
+                uid = update.update_id
+                if uid in in_flight or uid in handled:
+                    continue  # unconfirmed on purpose: still running, or an earlier one is
+                fresh += 1
+                task = asyncio.create_task(handle(update))
+                in_flight[uid] = task
+
+                task.add_done_callback(functools.partial(_finished, uid))
+            if updates and not fresh and in_flight:
+                # Only updates already running came back: wait for one to finish instead
+                # of asking Telegram again at once.
+                await asyncio.wait(
+                    [*in_flight.values()], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            new_offset = confirmable()
+            if new_offset is not None:
+                handled.difference_update([u for u in handled if u < new_offset])
+                offset = new_offset
+    finally:
+        if in_flight:
+            log.info(
+                "stopping: %s update(s) in flight, waiting up to %.0f s", len(in_flight), grace
+            )
+            await asyncio.wait([*in_flight.values()], timeout=grace)
+            for task in in_flight.values():
+                task.cancel()
+        final = confirmable()
+        if final is not None:  # confirm what was handled, so a restart does not redo it
+            with contextlib.suppress(Exception):
+                await bot(
+                    GetUpdates(offset=final, timeout=0, limit=1, allowed_updates=allowed_updates)
+                )
+        await dp.emit_shutdown(bot=bot, **workflow)
