@@ -1,6 +1,7 @@
 """Score retrieval on a labelled question file, and the two baselines on the same file.
 
-Input: JSON lines {"text": str, "expected": id | [ids] | null, "lang": str (optional)};
+Input: JSON lines {"text": str, "expected": id | [ids] | null, "lang": str (optional),
+"style": str (optional: how it is written; the table adds a line per style, "~story")};
 null means out of scope (the right outcome is to abstain). Metrics per language and
 overall; see `score_group` for their definitions.
 """
@@ -46,6 +47,9 @@ class Question:
     line: int
     # The message before this one, for a follow-up ("а для таджиков?" after it).
     context: str | None = None
+    # How it is written (short, typo, translit, mixed, story, formal, oos): reported
+    # separately, because stories and mixed-language messages fail differently.
+    style: str | None = None
 
 
 @dataclass
@@ -84,7 +88,10 @@ def read_questions(path: Path) -> list[Question]:
         context = item.get("context")
         if context is not None and not isinstance(context, str):
             raise BadQuestionsFile(f"{path}:{n}: 'context' must be a string")
-        questions.append(Question(text, exp, item.get("lang"), n, context))
+        style = item.get("style")
+        if style is not None and not isinstance(style, str):
+            raise BadQuestionsFile(f"{path}:{n}: 'style' must be a string")
+        questions.append(Question(text, exp, item.get("lang"), n, context, style))
     if not questions:
         raise BadQuestionsFile(f"{path}: no questions")
     return questions
@@ -254,12 +261,17 @@ def report(outcomes: Sequence[Outcome], system: str) -> dict:
     by_lang: dict[str, list[Outcome]] = {}
     for o in outcomes:
         by_lang.setdefault(o.lang, []).append(o)
+    by_style: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        if o.question.style:
+            by_style.setdefault(o.question.style, []).append(o)
     latencies = [o.latency_ms for o in outcomes]
     return {
         "system": system,
         "n": len(outcomes),
         "overall": score_group(outcomes),
         "by_lang": {lang: score_group(group) for lang, group in sorted(by_lang.items())},
+        "by_style": {style: score_group(group) for style, group in sorted(by_style.items())},
         "latency_ms": {
             "p50": round(statistics.median(latencies), 2),
             "p95": round(float(np.percentile(latencies, 95)), 2),
@@ -279,13 +291,17 @@ def format_table(reports: Sequence[dict]) -> str:
         "oos_abstain_rate",
         "reply_lang",
     )
-    head = f"{'system':<8} {'lang':<8} {'n':>4} " + " ".join(f"{c[:12]:>12}" for c in cols)
+    head = f"{'system':<8} {'group':<10} {'n':>4} " + " ".join(f"{c[:12]:>12}" for c in cols)
     lines = [head, "-" * len(head)]
     for rep in reports:
-        groups = [("overall", rep["overall"]), *rep["by_lang"].items()]
-        for lang, g in groups:
+        groups = [
+            ("overall", rep["overall"]),
+            *rep["by_lang"].items(),
+            *((f"~{style}", g) for style, g in rep.get("by_style", {}).items()),
+        ]
+        for name, g in groups:
             cells = " ".join(f"{'-' if g[c] is None else format(g[c], '.3f'):>12}" for c in cols)
-            lines.append(f"{rep['system']:<8} {lang:<8} {g['n']:>4} {cells}")
+            lines.append(f"{rep['system']:<8} {name:<10} {g['n']:>4} {cells}")
         lat = rep["latency_ms"]
         lines.append(f"{rep['system']:<8} latency p50 {lat['p50']} ms, p95 {lat['p95']} ms")
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """Threshold calibration keeps the service's floor (few wrong answers, out-of-scope
 questions refused), whatever the utility would prefer."""
 
+import pytest
+
 from bot.retrieval import evaluate
 from bot.retrieval.evaluate import Outcome, Question, calibrate, redecide, score_group
 from bot.retrieval.results import Candidate
@@ -101,3 +103,30 @@ def test_reply_lang_counts_the_language_and_the_script_of_uzbek():
         outcome("иш берувчи ойлик бермаяпти", "uz", "ru"),  # wrong language
     ]
     assert score_group(outcomes)["reply_lang"] == 3 / 5
+
+
+def test_questions_with_a_style_are_also_reported_by_style(tmp_path):
+    lines = [
+        '{"text": "patent narxi", "expected": "a", "lang": "uz", "style": "short"}',
+        '{"text": "men Moskvada ishlayman, patent qancha?", "expected": "a", "lang": "uz",'
+        ' "style": "story"}',
+        '{"text": "schengen visa", "expected": null, "lang": "en"}',
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    questions = evaluate.read_questions(path)
+    assert [q.style for q in questions] == ["short", "story", None]
+    right = [Candidate("a", 1.0)]
+    outcomes = [
+        Outcome(questions[0], "uz", "answer", "a", ["a"], right, 1.0, "uz"),
+        Outcome(questions[1], "uz", "abstain", None, ["a"], right, 1.0, "uz"),
+        Outcome(questions[2], "en", "abstain", None, ["a"], right, 1.0, "en"),
+    ]
+    rep = evaluate.report(outcomes, "project")
+    assert rep["by_style"]["short"]["answered_correct"] == 1.0
+    assert rep["by_style"]["story"]["answered_correct"] == 0.0
+    assert set(rep["by_style"]) == {"short", "story"}  # unlabelled lines only overall
+    assert "~story" in evaluate.format_table([rep])
+    (tmp_path / "bad.jsonl").write_text('{"text": "x", "style": 3}\n', encoding="utf-8")
+    with pytest.raises(evaluate.BadQuestionsFile, match="style"):
+        evaluate.read_questions(tmp_path / "bad.jsonl")
