@@ -8,6 +8,7 @@ front ends, and neither front end imports the other.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:  # the model and FAISS load only when a command needs them
     from bot.retrieval.assistant import Assistant
     from bot.retrieval.index import BuildReport
+
+log = logging.getLogger(__name__)
 
 
 def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> BuildReport:
@@ -64,7 +67,7 @@ def open_assistant(settings: Settings, *, build_if_missing: bool = False) -> Ass
     machine builds its first version (a few minutes, with a progress bar) instead of
     failing with `IndexNotFound`."""
     from bot.retrieval.assistant import Assistant
-    from bot.retrieval.index import IndexNotFound
+    from bot.retrieval.index import CorruptIndex, IndexNotFound
 
     try:
         return Assistant(settings)
@@ -73,6 +76,14 @@ def open_assistant(settings: Settings, *, build_if_missing: bool = False) -> Ass
             raise
         print("No search index yet: building it now (one time, a few minutes).", file=sys.stderr)
         print(reindex(settings, quiet=False).summary())
+        return Assistant(settings)
+    except CorruptIndex as exc:
+        # No version on disk is usable (every one damaged): rebuild from knowledge/
+        # (embeddings come from the cache, so this is quick) rather than not start.
+        if not build_if_missing:
+            raise
+        log.error("no usable index version (%s); rebuilding from %s", exc, settings.kb_dir)
+        print(reindex(settings, quiet=True, force=True).summary())
         return Assistant(settings)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -35,9 +36,13 @@ from bot.knowledge.validation import load_kb
 from bot.retrieval.embed import Embedder
 from bot.retrieval.normalize import normalize
 
+log = logging.getLogger(__name__)
 FORMAT = 1
 POINTER = "CURRENT"
 FILES = ("index.faiss", "rows.json", "entries.json", "manifest.json")
+# How far a stored vector's length may be from 1 (float32 rounding of a normalised
+# 384-dimensional embedding stays under 1e-5).
+UNIT_TOLERANCE = 1e-3
 
 
 class IndexProblem(MigrantBotError):
@@ -295,6 +300,7 @@ def build_index(
         by_lang: dict[str, int] = {}
         for r in rows:
             by_lang[r.lang] = by_lang.get(r.lang, 0) + 1
+        checksums = {f: file_sha256(tmp / f) for f in FILES if f != "manifest.json"}
         manifest = {
             "format": FORMAT,
             "version": name,
@@ -305,6 +311,7 @@ def build_index(
             "counts": {"entries": len(kb), "rows": len(rows), "by_lang": by_lang},
             "embedded": embedded,
             "cached": cached,
+            "sha256": checksums,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         os.replace(tmp, index_dir / name)
@@ -335,10 +342,55 @@ def _same_as(path: Path, kb: KnowledgeBase, embedder: Embedder) -> bool:
         manifest.get("format") == FORMAT
         and manifest.get("kb_hash") == kb.content_hash
         and manifest.get("model_id") == embedder.model_id
+        and damage(path, manifest) is None  # a damaged version in service is rebuilt
     )
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def damage(path: Path, manifest: dict) -> str | None:
+    """What is wrong with the files of a version, by the checksums its manifest keeps
+    (versions built before checksums have none: nothing to compare), or None."""
+    sums = manifest.get("sha256")
+    if not isinstance(sums, dict):
+        return None
+    for name, expected in sorted(sums.items()):
+        try:
+            actual = file_sha256(path / name)
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or exc})"
+        if actual != expected:
+            return f"{name} does not match its checksum (damaged or changed on disk)"
+    return None
+
+
+def verify_version(index_dir: Path, name: str) -> None:
+    """Raise `CorruptIndex` when a version's files do not match its manifest."""
+    path = Path(index_dir) / name
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorruptIndex(f"index version {name} has no readable manifest ({exc})") from exc
+    problem = damage(path, manifest)
+    if problem is not None:
+        raise CorruptIndex(f"index version {name}: {problem}; rebuild with `migrant-bot reindex`")
+
+
 def _prune(index_dir: Path, keep: int, protect: set[str | None]) -> None:
+    """Keep the newest `keep` versions as rollback targets, never a damaged one."""
+    for name in list_versions(index_dir):
+        if name not in protect:
+            try:
+                verify_version(index_dir, name)
+            except CorruptIndex as exc:
+                log.warning("removing damaged index version: %s", exc)
+                shutil.rmtree(index_dir / name, ignore_errors=True)
     versions = list_versions(index_dir)
     for name in versions[: max(0, len(versions) - keep)]:
         if name not in protect:
@@ -352,6 +404,7 @@ def switch_to(index_dir: Path, name: str) -> None:
     """Point the service at an existing version (e.g. roll back)."""
     if name not in list_versions(index_dir):
         raise IndexNotFound(f"no index version '{name}' in {index_dir}")
+    verify_version(index_dir, name)  # never point the service at damaged files
     _point_to(Path(index_dir), name)
 
 
@@ -396,6 +449,9 @@ def load_index(index_dir: Path, model_id: str, name: str | None = None) -> Index
             f"configured model is '{model_id}': run `migrant-bot reindex` with the configured "
             "model, or configure the model the index was built with"
         )
+    problem = damage(path, manifest)
+    if problem is not None:
+        raise CorruptIndex(f"index version {name}: {problem}; rebuild with `migrant-bot reindex`")
     try:
         index = faiss.read_index(str(path / "index.faiss"))
     except RuntimeError as exc:
@@ -405,6 +461,16 @@ def load_index(index_dir: Path, model_id: str, name: str | None = None) -> Index
             f"index version {name} is inconsistent: {index.ntotal} vectors of dimension "
             f"{index.d} for {len(rows)} rows of dimension {manifest.get('dim')}: rebuild it"
         )
+    if index.ntotal:
+        # Embeddings are unit vectors: a version whose vectors were zeroed (or filled
+        # with noise) behind an intact header is refused even without checksums.
+        norms = np.linalg.norm(index.reconstruct_n(0, index.ntotal), axis=1)
+        bad = int(np.count_nonzero(np.abs(norms - 1.0) > UNIT_TOLERANCE))
+        if bad:
+            raise CorruptIndex(
+                f"index version {name}: {bad} of {index.ntotal} vectors are not unit "
+                "vectors (damaged file): rebuild with `migrant-bot reindex`"
+            )
     unknown = {r.entry_id for r in rows} - set(kb.entries)
     if unknown:
         raise CorruptIndex(f"index version {name} has vectors for unknown entries {unknown}")

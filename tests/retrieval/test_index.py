@@ -5,6 +5,7 @@ import json
 import os
 
 import faiss
+import numpy as np
 import pytest
 
 from bot.knowledge.validation import InvalidKnowledgeBase
@@ -136,3 +137,56 @@ def test_version_carries_its_own_knowledge_snapshot(settings, embedder, built):
     assert "Extend your stay" in version.kb["kz-stay"].text["en"].answer
     rows = json.loads((built.path / "rows.json").read_text())
     assert {r["kind"] for r in rows} == {"title", "question", "answer"}
+
+
+def zero_vectors(path) -> None:
+    """Zero-fill the vectors of index.faiss, keeping its header: the damage the fault
+    run of issue 16 found served silently."""
+    index = faiss.read_index(str(path / "index.faiss"))
+    zeroed = faiss.IndexFlatIP(index.d)
+    zeroed.add(np.zeros((index.ntotal, index.d), dtype="float32"))
+    faiss.write_index(zeroed, str(path / "index.faiss"))
+
+
+def test_zero_filled_vectors_are_refused_by_checksum(settings, embedder, built):
+    manifest = json.loads((built.path / "manifest.json").read_text())
+    assert set(manifest["sha256"]) == {"index.faiss", "rows.json", "entries.json"}
+    zero_vectors(built.path)
+    with pytest.raises(CorruptIndex, match="index.faiss does not match its checksum"):
+        load_index(settings.index_dir, embedder.model_id)
+    with pytest.raises(CorruptIndex):
+        switch_to(settings.index_dir, built.version)  # nor chosen by hand
+
+
+def test_a_version_without_checksums_is_still_checked_for_unit_vectors(settings, embedder, built):
+    manifest_path = built.path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["sha256"]  # as built before checksums
+    manifest_path.write_text(json.dumps(manifest))
+    assert load_index(settings.index_dir, embedder.model_id).name == built.version
+    zero_vectors(built.path)
+    with pytest.raises(CorruptIndex, match="not unit vectors"):
+        load_index(settings.index_dir, embedder.model_id)
+
+
+def test_a_damaged_version_is_not_kept_as_a_rollback_target(settings, embedder, built):
+    kz = settings.kb_dir / "kz-stay.yaml"
+    kz.write_text(kz.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
+    report = rebuild(settings, embedder, force=True)
+    assert built.version in list_versions(settings.index_dir)
+    zero_vectors(built.path)
+    rebuild(settings, embedder, force=True)  # pruning looks at every older version
+    assert built.version not in list_versions(settings.index_dir)
+    assert report.version in list_versions(settings.index_dir)
+
+
+def test_with_no_usable_version_the_service_rebuilds_at_start(settings, embedder, built):
+    from bot.service import open_assistant
+
+    zero_vectors(built.path)
+    assistant = open_assistant(settings, build_if_missing=True)
+    try:
+        assert assistant.version.name != built.version
+        assert assistant.ask("как оплатить патент").entry_id == "patent-payment"
+    finally:
+        assistant.close()
