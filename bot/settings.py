@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     # Salt for hashing user ids in logs, feedback and the gaps log (secret). When empty,
     # a random salt is generated once and kept in DATA_DIR/salt (mode 0600).
     user_hash_salt: SecretStr | None = None
+    # Overload: when the wait a new question can expect passes OVERLOAD_NOTICE_SECONDS,
+    # the user is told at once ("many questions, about N seconds") and the answer
+    # follows; past OVERLOAD_SHED_SECONDS the question is not queued and they are asked
+    # to send it again in a minute.
+    overload_notice_seconds: float = Field(4.0, gt=0)
+    overload_shed_seconds: float = Field(30.0, gt=0)
+    # Polling mode: port of a small server with /healthz and /metrics (0 = none; in
+    # webhook mode both are on the webhook server).
+    metrics_port: int = Field(0, ge=0, le=65535)
     # On SIGTERM: seconds to let questions in flight finish before the process closes
     # its connections (their updates are confirmed to Telegram only once handled).
     shutdown_grace: float = Field(20.0, ge=0, le=600)

@@ -275,13 +275,18 @@ class ReminderScheduler:
                 released += 1
         return released
 
-    async def run_forever(self, interval: float) -> None:
+    async def run_forever(
+        self, interval: float, on_report: Callable[[RunReport], None] | None = None
+    ) -> None:
         """Run until cancelled. A full batch is followed at once by the next; storage
-        outages are logged and retried after `interval` (the bot keeps answering)."""
+        outages are logged and retried after `interval` (the bot keeps answering).
+        `on_report` gets every run's counts (metrics)."""
         while True:
             full = False
             try:
                 report = await self.run_once()
+                if on_report is not None:
+                    on_report(report)
                 full = report.claimed >= self.batch_size and not report.released
                 if report.claimed:
                     log.info(

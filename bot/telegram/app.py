@@ -47,7 +47,9 @@ from bot.telegram.delivery import UpdateOnce, poll
 from bot.telegram.desk import StaffDesk
 from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.menu import set_default_menus
+from bot.telegram.metrics import Metrics
 from bot.telegram.middlewares import UserLanguageMiddleware
+from bot.telegram.overload import LoadMeter
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.sender import TelegramSender
 from bot.telegram.throttle import ThrottlingMiddleware, make_throttle_backend
@@ -60,13 +62,14 @@ class BotConfigError(ConfigError):
     """The bot cannot start with this configuration; the message says what to set."""
 
 
-def create_bot(settings: Settings) -> Bot:
-    """A Bot talking to TELEGRAM_API_URL, sending HTML without link previews."""
+def create_bot(settings: Settings, metrics: Metrics | None = None) -> Bot:
+    """A Bot talking to TELEGRAM_API_URL, sending HTML without link previews; Bot API
+    errors are counted in `metrics`."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
     if not token:
         raise BotConfigError("BOT_TOKEN is not set (get one from @BotFather, see README)")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    session.middleware(RetryMiddleware())  # 429/5xx/connection failures, no duplicates
+    session.middleware(RetryMiddleware(metrics=metrics))  # 429/5xx/network, no duplicates
     try:
         return Bot(
             token,
@@ -97,6 +100,7 @@ def build_dispatcher(
     storage: Storage,
     fsm_storage: BaseStorage | None = None,
     salt: str | None = None,
+    metrics: Metrics | None = None,
 ) -> Dispatcher:
     """The Dispatcher with every feature router. Handlers get `assistant`, `storage`,
     `settings`, `i18n` and `user_key` (salted hash of the user id) injected. FSM state
@@ -106,6 +110,8 @@ def build_dispatcher(
     dp["assistant"] = assistant
     dp["storage"] = storage
     dp["settings"] = settings
+    dp["metrics"] = metrics = metrics or Metrics()
+    dp["load"] = LoadMeter()
     try:
         dp["desk"] = StaffDesk(settings, assistant)
     except HandoffConfigError as exc:
@@ -115,7 +121,7 @@ def build_dispatcher(
     if missing:
         log.warning("no compiled catalogue for %s: run `make catalogues`", ", ".join(missing))
     # A redelivered update is dropped before anything else reads the database for it.
-    dp.update.outer_middleware(UpdateOnce(storage))
+    dp.update.outer_middleware(UpdateOnce(storage, metrics))
     # i18n first, so the throttling reply is already in the user's language
     UserLanguageMiddleware(i18n, storage, salt, settings.storage_timeout).setup(dp)
     throttle = ThrottlingMiddleware(
@@ -171,15 +177,18 @@ async def _purge_forever(storage: Storage, settings: Settings) -> None:
 
 async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> None:
     """Run the bot until interrupted, in the configured mode."""
-    bot = create_bot(settings)
-    dp = build_dispatcher(settings, assistant, storage)
+    metrics = Metrics()
+    bot = create_bot(settings, metrics)
+    dp = build_dispatcher(settings, assistant, storage, metrics=metrics)
     purge = asyncio.create_task(_purge_forever(storage, settings))
     # Every worker runs the scheduler: claims are atomic in the storage, so each
     # reminder goes out once however many workers there are.
     scheduler = ReminderScheduler(
         storage, TelegramSender(bot), f"{socket.gethostname()}:{os.getpid()}"
     )
-    reminders = asyncio.create_task(scheduler.run_forever(settings.reminder_poll_interval))
+    reminders = asyncio.create_task(
+        scheduler.run_forever(settings.reminder_poll_interval, on_report=_count_reminders(metrics))
+    )
     index_watch = asyncio.create_task(_watch_index(assistant, settings))
     try:
         me = await bot.get_me()
@@ -190,6 +199,7 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
             await _serve_webhook(bot, dp, settings, assistant)
         else:
             await bot.delete_webhook(drop_pending_updates=False)
+            health = await _health_server(dp, assistant, settings)
             stop = _stop_on_signals()
             await poll(
                 dp,
@@ -198,11 +208,36 @@ async def serve(settings: Settings, assistant: Assistant, storage: Storage) -> N
                 allowed_updates=dp.resolve_used_update_types(),
                 grace=settings.shutdown_grace,
             )
+            if health is not None:
+                await health.cleanup()
     finally:
         purge.cancel()
         reminders.cancel()
         index_watch.cancel()
         await bot.session.close()
+
+
+async def _health_server(dp: Dispatcher, assistant: Assistant, settings: Settings):
+    """/healthz and /metrics on METRICS_PORT in polling mode (None when 0)."""
+    if not settings.metrics_port:
+        return None
+    from bot.telegram.webhook import health_app, start_server
+
+    runner, port = await start_server(
+        health_app(dp, assistant), settings.webhook_host, settings.metrics_port
+    )
+    log.info("health and metrics on %s:%s", settings.webhook_host, port)
+    return runner
+
+
+def _count_reminders(metrics: Metrics):
+    def count(report) -> None:
+        for outcome in ("claimed", "sent", "blocked", "released", "failed"):
+            value = getattr(report, outcome)
+            if value:
+                metrics.reminders.labels(outcome).inc(value)
+
+    return count
 
 
 async def _watch_index(assistant: Assistant, settings: Settings) -> None:

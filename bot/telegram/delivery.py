@@ -34,6 +34,7 @@ from aiogram.types import TelegramObject, Update
 
 from bot.storage import Storage, StorageError
 from bot.telegram.common import bounded
+from bot.telegram.metrics import Metrics
 
 log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that stopped mid-way (webhook mode; in
@@ -44,9 +45,9 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)  # seconds between getUpdates retries after
 
 
 class UpdateOnce(BaseMiddleware):
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, metrics: Metrics | None = None) -> None:
         self.storage = storage
-        self.skipped = 0  # redeliveries not handled again (for tests and metrics)
+        self.metrics = metrics
 
     async def __call__(
         self,
@@ -64,7 +65,8 @@ class UpdateOnce(BaseMiddleware):
         except (StorageError, TimeoutError) as exc:
             log.warning("update claim skipped (%s): handling anyway", type(exc).__name__)
         if not claimed:
-            self.skipped += 1
+            if self.metrics is not None:
+                self.metrics.redelivered.inc()
             log.info("update %s delivered again: already handled", event.update_id)
             return None
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import math
 import time
 
 from aiogram import Bot, F, Router
@@ -56,6 +57,8 @@ from bot.telegram.common import (
     uzbek_in_cyrillic,
 )
 from bot.telegram.handoff import remember_last_question
+from bot.telegram.metrics import Metrics
+from bot.telegram.overload import LoadMeter
 
 log = logging.getLogger(__name__)
 router = Router(name="questions")
@@ -119,7 +122,52 @@ async def on_question(
     settings: Settings,
     state: FSMContext,
     i18n: I18n,
+    metrics: Metrics,
+    load: LoadMeter,
     user_key: str = "",
+) -> None:
+    """A question: overload first (a notice, or shed), then the answer; timed."""
+    wait = load.expected_wait()
+    if wait > settings.overload_shed_seconds:
+        metrics.overload.labels("shed").inc()
+        await message.answer(
+            _(
+                "Sorry, I have too many questions right now and cannot take yours. "
+                "Please send it again in a minute."
+            )
+        )
+        return
+    started = time.monotonic()
+    load.started()  # before any await: questions arriving together see each other
+    metrics.in_flight.inc()
+    try:
+        if wait > settings.overload_notice_seconds:
+            metrics.overload.labels("notice").inc()
+            await message.answer(
+                _("Many questions right now: I will answer in about {seconds} seconds.").format(
+                    seconds=max(5, int(math.ceil(wait / 5) * 5))
+                )
+            )
+        await _answer_question(
+            message, bot, question, assistant, storage, settings, state, i18n, metrics, user_key
+        )
+    finally:
+        load.finished()
+        metrics.in_flight.dec()
+        metrics.latency.observe(time.monotonic() - started)
+
+
+async def _answer_question(
+    message: Message,
+    bot: Bot,
+    question: str,
+    assistant: Assistant,
+    storage: Storage,
+    settings: Settings,
+    state: FSMContext,
+    i18n: I18n,
+    metrics: Metrics,
+    user_key: str,
 ) -> None:
     chat_id = message.chat.id
     picked = await _picked_number(question, state)
@@ -130,6 +178,7 @@ async def on_question(
         with i18n.use_locale(lang):
             entry = assistant.version.kb[entry_id]
             await send_entry(bot, chat_id, entry, lang, state, None, cyrillic=cyrillic)
+        metrics.questions.labels("picked", lang).inc()
         await try_stored(storage.log_event("picked", lang, entry_id), "event")
         return
     await bot.send_chat_action(chat_id, "typing")
@@ -137,6 +186,7 @@ async def on_question(
     followup = contextualise(question, previous, time.time(), settings.followup_window)
     result = await assistant.aask(followup or question, hint=i18n.current_locale)
     kb = result.kb or assistant.version.kb
+    metrics.questions.labels(result.decision, result.lang).inc()
     await try_stored(storage.log_event(result.decision, result.lang, result.entry_id), "event")
     cyrillic = result.lang == "uz" and result.script == "cyrl"
     if settings.handoff_enabled and result.decision != "smalltalk":  # "send the question

@@ -48,6 +48,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -64,6 +65,22 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENT_PREFIXES = ("get", "set", "delete", "edit")
 PASS_THROUGH = frozenset({"getUpdates"})
+
+
+def _code_of(exc: Exception) -> str:
+    """The HTTP code of an aiogram error class (aiogram does not keep the number)."""
+    codes = {
+        "TelegramBadRequest": "400",
+        "TelegramUnauthorizedError": "401",
+        "TelegramForbiddenError": "403",
+        "TelegramNotFound": "404",
+        "TelegramConflictError": "409",
+        "TelegramEntityTooLarge": "413",
+        "TelegramRetryAfter": "429",
+        "TelegramServerError": "5xx",
+        "TelegramNetworkError": "network",
+    }
+    return codes.get(type(exc).__name__, type(exc).__name__)
 
 
 def _not_sent(exc: TelegramNetworkError) -> bool:
@@ -85,6 +102,7 @@ class RetryMiddleware(BaseRequestMiddleware):
         ambiguous_retries: int = 1,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: random.Random | None = None,
+        metrics: Any = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -96,6 +114,21 @@ class RetryMiddleware(BaseRequestMiddleware):
         self.ambiguous_retries = ambiguous_retries
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._metrics = metrics  # bot.telegram.metrics.Metrics: errors counted by code
+
+    def _counting(
+        self, make_request: NextRequestMiddlewareType[TelegramType]
+    ) -> NextRequestMiddlewareType[TelegramType]:
+        """`make_request`, counting every Bot API error by its code (metrics)."""
+
+        async def counted(bot: Bot, method: TelegramMethod[TelegramType]):
+            try:
+                return await make_request(bot, method)
+            except TelegramAPIError as exc:
+                self._metrics.api_errors.labels(_code_of(exc)).inc()
+                raise
+
+        return counted
 
     def backoff(self, retry: int) -> float:
         """Delay before retry number `retry` (1-based): exponential, capped, with "equal
@@ -110,6 +143,8 @@ class RetryMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         name = method.__api_method__
+        if self._metrics is not None:
+            make_request = self._counting(make_request)
         if name in PASS_THROUGH:
             return await make_request(bot, method)
         idempotent = name.startswith(IDEMPOTENT_PREFIXES)

@@ -16,8 +16,10 @@ from aiohttp import web
 from bot.errors import ConfigError
 from bot.retrieval.assistant import Assistant
 from bot.settings import Settings
+from bot.telegram.metrics import CONTENT_TYPE, Metrics
 
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 log = logging.getLogger(__name__)
 
 
@@ -97,8 +99,40 @@ def make_app(
         )
 
     app.router.add_get(HEALTH_PATH, health)
+    add_metrics(app, dp, assistant)
     if lifecycle:
         setup_application(app, dp, bot=bot)
+    return app
+
+
+def add_metrics(app: web.Application, dp: Dispatcher, assistant: Assistant) -> None:
+    """GET /metrics: the Prometheus text format (see bot/telegram/metrics.py)."""
+    metrics: Metrics | None = dp.get("metrics")
+    if metrics is None:
+        return
+
+    async def render(_request: web.Request) -> web.Response:
+        body = metrics.render(assistant.version.name)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    app.router.add_get(METRICS_PATH, render)
+
+
+def health_app(dp: Dispatcher, assistant: Assistant) -> web.Application:
+    """Polling mode's small server (METRICS_PORT): /healthz and /metrics only."""
+    app = web.Application()
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "status": "ok",
+                "index_version": assistant.version.name,
+                "refused_version": assistant.refused_version,
+            }
+        )
+
+    app.router.add_get(HEALTH_PATH, health)
+    add_metrics(app, dp, assistant)
     return app
 
 
