@@ -37,6 +37,9 @@ from bot.i18n import format_day, gettext_for
 from bot.storage import Reminder, Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
+# Seconds between refreshes of a worker's reminder claims; a claim not refreshed for
+# STALE_CLAIM (a minute, bot/storage/common.py) belonged to a crashed worker.
+HEARTBEAT_EVERY = 15.0
 
 # Telegram allows about 30 messages per second to different chats per bot; stay below.
 DEFAULT_RATE = 25.0
@@ -139,6 +142,8 @@ class RunReport:
     released: int = 0  # given back for a later run (flood control, outage)
     failed: int = 0  # send attempts that failed (temporarily or for good)
     paused: float = 0.0  # seconds waited on RetryLater
+    # claimed again after a crash cut off an earlier delivery: the user may get it twice
+    maybe_duplicate: int = 0
     sent_ids: list[int] = field(default_factory=list)
 
 
@@ -208,7 +213,15 @@ class ReminderScheduler:
             if reminder.chat_id in blocked_chats:
                 continue  # mark_blocked already stopped it
             await self._limiter.wait()
+            if reminder.attempts:
+                report.maybe_duplicate += 1
+                log.warning(
+                    "reminder %s: an earlier delivery was cut off; sending again (may be a "
+                    "duplicate, never a third time)",
+                    reminder.id,
+                )
             try:
+                await self.storage.mark_attempt(reminder.id)  # before: a crash may follow
                 await self.sender.send(
                     reminder.chat_id,
                     reminder_text(reminder),
@@ -280,7 +293,25 @@ class ReminderScheduler:
     ) -> None:
         """Run until cancelled. A full batch is followed at once by the next; storage
         outages are logged and retried after `interval` (the bot keeps answering).
-        `on_report` gets every run's counts (metrics)."""
+        `on_report` gets every run's counts (metrics). The worker's claims get a
+        heartbeat every HEARTBEAT_EVERY seconds, however long a run takes."""
+        beat = asyncio.create_task(self._heartbeat_forever())
+        try:
+            await self._run_forever(interval, on_report)
+        finally:
+            beat.cancel()
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            try:
+                await self.storage.heartbeat(self.worker_id)
+            except StorageError as exc:
+                log.warning("reminder claims not refreshed: %s", exc)
+
+    async def _run_forever(
+        self, interval: float, on_report: Callable[[RunReport], None] | None
+    ) -> None:
         while True:
             full = False
             try:

@@ -45,6 +45,7 @@ class Reminder:
     remind_on: dt.date  # the day the reminder goes out
     lang: str
     status: str = "pending"  # pending | sending | sent | cancelled | blocked
+    attempts: int = 0  # deliveries started; >0 when claimed again: maybe sent already
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,14 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def release(self, reminder_id: int) -> None:
         """Give a claimed reminder back (delivery failed temporarily)."""
+
+    @abc.abstractmethod
+    async def mark_attempt(self, reminder_id: int) -> None:
+        """A delivery of a claimed reminder starts now (recorded before sending)."""
+
+    @abc.abstractmethod
+    async def heartbeat(self, worker: str) -> int:
+        """Refresh the claims this worker holds; returns how many."""
 
     @abc.abstractmethod
     async def mark_blocked(self, chat_id: int) -> int:

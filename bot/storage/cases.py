@@ -320,43 +320,6 @@ class CaseQueries(abc.ABC):
             )
         return changed > 0
 
-    # -- updates seen (not cases, but the same one-SQL-for-both-backends need)
-    async def claim_update(self, update_id: int, stale_after: dt.timedelta) -> bool:
-        now = self._clock()
-        async with self._db() as db:
-            rows = await db.fetch(
-                "INSERT INTO updates (update_id, state, claimed_at) VALUES (?, 'handling', ?) "
-                "ON CONFLICT (update_id) DO UPDATE SET claimed_at = excluded.claimed_at "
-                "WHERE updates.state = 'handling' AND updates.claimed_at < ? "
-                "RETURNING update_id",
-                int(update_id),
-                now,
-                now - stale_after,
-            )
-        return bool(rows)
-
-    async def finish_update(self, update_id: int) -> None:
-        async with self._db() as db:
-            await db.execute(
-                "UPDATE updates SET state = 'done', claimed_at = ? WHERE update_id = ?",
-                self._clock(),
-                int(update_id),
-            )
-
-    async def release_update(self, update_id: int) -> None:
-        async with self._db() as db:
-            await db.execute(
-                "DELETE FROM updates WHERE update_id = ? AND state = 'handling'", int(update_id)
-            )
-
-    async def release_updates(self) -> int:
-        async with self._db() as db:
-            return await db.execute("DELETE FROM updates WHERE state = 'handling'")
-
-    async def purge_updates(self, older_than: dt.datetime) -> int:
-        async with self._db() as db:
-            return await db.execute("DELETE FROM updates WHERE claimed_at < ?", older_than)
-
     @staticmethod
     async def _forget_cases(db: Db, user_key: str, chat_id: int) -> int:
         mine = "SELECT id FROM cases WHERE user_key = ? OR chat_id = ?"

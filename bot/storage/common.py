@@ -11,13 +11,17 @@ from bot.storage import Reminder
 
 # The columns of a reminder, in the order `reminder_from_row` reads them (both backends
 # select exactly these).
-REMINDER_COLUMNS = "id, chat_id, kind, due, remind_on, lang, status"
+REMINDER_COLUMNS = "id, chat_id, kind, due, remind_on, lang, status, attempts"
 
 KINDS: tuple[str, ...] = ("patent", "registration", "stay")
 GAP_REASONS: tuple[str, ...] = ("abstain", "downvote")
-# A claim older than this belongs to a worker that crashed mid-delivery: the reminder
-# goes back to pending (it may be delivered twice in that rare case; never lost).
-STALE_CLAIM = dt.timedelta(minutes=10)
+# A claim whose heartbeat is older than this belongs to a worker that crashed: the
+# reminder goes back to pending. Live workers refresh their claims every
+# HEARTBEAT_EVERY (bot/deadlines/reminders.py, 15 s), so a minute is four missed beats.
+STALE_CLAIM = dt.timedelta(minutes=1)
+# A reminder whose delivery was interrupted this many times is not tried again: it may
+# have reached the user each time (at most one duplicate, counted), never a third.
+MAX_ATTEMPTS = 2
 
 Clock = Callable[[], dt.datetime]
 
@@ -67,7 +71,7 @@ def as_date(value: dt.date | dt.datetime) -> dt.date:
 def reminder_from_row(row: Sequence[Any]) -> Reminder:
     """A reminder from a row of `REMINDER_COLUMNS`: PostgreSQL gives dates, SQLite
     gives their ISO text."""
-    id_, chat_id, kind, due, remind_on, lang, status = row
+    id_, chat_id, kind, due, remind_on, lang, status, attempts = row
     return Reminder(
         id=int(id_),
         chat_id=int(chat_id),
@@ -78,4 +82,5 @@ def reminder_from_row(row: Sequence[Any]) -> Reminder:
         ),
         lang=lang,
         status=status,
+        attempts=int(attempts),
     )

@@ -275,6 +275,16 @@ CREATE TABLE updates (
 CREATE INDEX updates_claimed ON updates (state, claimed_at);
 """,
     ),
+    Migration(
+        4,
+        "reminders.attempts: deliveries started, so a crash causes at most one duplicate",
+        sqlite="""
+ALTER TABLE reminders ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+""",
+        postgres="""
+ALTER TABLE reminders ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+""",
+    ),
 )
 
 LATEST: int = MIGRATIONS[-1].version

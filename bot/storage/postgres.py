@@ -22,7 +22,9 @@ import asyncpg
 
 from bot.storage import Gap, Reminder, Stats, Storage, StorageError, StorageUnavailable
 from bot.storage.cases import CaseQueries
+from bot.storage.claims import ClaimQueries
 from bot.storage.common import (
+    MAX_ATTEMPTS,
     REMINDER_COLUMNS,
     STALE_CLAIM,
     Clock,
@@ -93,7 +95,7 @@ class _PostgresDb:
         return _count(await self.conn.execute(numbered(sql), *self._params(params)))
 
 
-class PostgresStorage(CaseQueries, Storage):
+class PostgresStorage(CaseQueries, ClaimQueries, Storage):
     def __init__(
         self,
         dsn: str,
@@ -391,7 +393,8 @@ class PostgresStorage(CaseQueries, Storage):
         async with self._conn() as conn:
             # Claims of a worker that died mid-delivery go back to the queue first.
             await conn.execute(
-                "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+                "UPDATE reminders SET claimed_by = NULL, claimed_at = NULL, status = CASE "
+                f"WHEN attempts >= {MAX_ATTEMPTS} THEN 'sent' ELSE 'pending' END "
                 "WHERE status = 'sending' AND claimed_at < $1",
                 now - self._stale_after,
             )

@@ -22,7 +22,9 @@ import aiosqlite
 
 from bot.storage import Gap, Reminder, Stats, Storage, StorageError, StorageUnavailable
 from bot.storage.cases import CaseQueries
+from bot.storage.claims import ClaimQueries
 from bot.storage.common import (
+    MAX_ATTEMPTS,
     REMINDER_COLUMNS,
     STALE_CLAIM,
     Clock,
@@ -74,7 +76,7 @@ class _SQLiteDb:
         return cur.rowcount
 
 
-class SQLiteStorage(CaseQueries, Storage):
+class SQLiteStorage(CaseQueries, ClaimQueries, Storage):
     def __init__(
         self, path: str | Path, *, clock: Clock = utcnow, stale_after: dt.timedelta = STALE_CLAIM
     ) -> None:
@@ -338,7 +340,8 @@ class SQLiteStorage(CaseQueries, Storage):
         async with self._tx() as conn:
             # Claims of a worker that died mid-delivery go back to the queue first.
             await conn.execute(
-                "UPDATE reminders SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+                "UPDATE reminders SET claimed_by = NULL, claimed_at = NULL, status = CASE "
+                f"WHEN attempts >= {MAX_ATTEMPTS} THEN 'sent' ELSE 'pending' END "
                 "WHERE status = 'sending' AND claimed_at < ?",
                 (_ts(now - self._stale_after),),
             )

@@ -232,7 +232,7 @@ async def _health_server(dp: Dispatcher, assistant: Assistant, settings: Setting
 
 def _count_reminders(metrics: Metrics):
     def count(report) -> None:
-        for outcome in ("claimed", "sent", "blocked", "released", "failed"):
+        for outcome in ("claimed", "sent", "blocked", "released", "failed", "maybe_duplicate"):
             value = getattr(report, outcome)
             if value:
                 metrics.reminders.labels(outcome).inc(value)

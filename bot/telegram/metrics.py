@@ -39,7 +39,8 @@ class Metrics:
         )  # fmt: skip
         self.reminders = Counter(
             "migrant_bot_reminders", "Reminders by outcome (claimed, sent, blocked, "
-            "released, failed)", ["outcome"], registry=r,
+            "released, failed, maybe_duplicate: sent again after a crash cut off a "
+            "delivery)", ["outcome"], registry=r,
         )  # fmt: skip
         self.index = Gauge(
             "migrant_bot_index_version", "1 for the index version in service", ["version"],

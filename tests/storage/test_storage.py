@@ -263,10 +263,40 @@ async def test_stale_claims_return_to_the_queue(backend):
     storage = await backend.open(clock=clock)
     reminder = await storage.add_reminder("alice", 11, "patent", TODAY, TODAY, "ru")
     assert [r.id for r in await storage.claim_due(TODAY, "crashed")] == [reminder.id]
-    clock.advance(minutes=5)
+    clock.advance(seconds=50)
     assert await storage.claim_due(TODAY, "w2") == []  # still fresh: owned by "crashed"
-    clock.advance(minutes=6)
-    assert [r.id for r in await storage.claim_due(TODAY, "w2")] == [reminder.id]
+    clock.advance(seconds=11)  # a minute without a heartbeat (issue 16: was 10 minutes)
+    [again] = await storage.claim_due(TODAY, "w2")
+    assert again.id == reminder.id and again.attempts == 0  # never tried: no duplicate
+
+
+async def test_a_heartbeat_keeps_a_live_workers_claims(backend):
+    clock = Clock(NOW)
+    storage = await backend.open(clock=clock)
+    reminder = await storage.add_reminder("bob", 12, "stay", TODAY, TODAY, "ru")
+    await storage.claim_due(TODAY, "alive")
+    for _ in range(8):  # two minutes of beats every 15 s
+        clock.advance(seconds=15)
+        assert await storage.heartbeat("alive") == 1
+        assert await storage.claim_due(TODAY, "other") == []
+    clock.advance(seconds=61)  # the beats stop: the worker died
+    assert [r.id for r in await storage.claim_due(TODAY, "other")] == [reminder.id]
+
+
+async def test_an_interrupted_delivery_is_retried_once_never_a_third_time(backend):
+    clock = Clock(NOW)
+    storage = await backend.open(clock=clock)
+    reminder = await storage.add_reminder("carol", 13, "patent", TODAY, TODAY, "ru")
+    [first] = await storage.claim_due(TODAY, "w1")
+    await storage.mark_attempt(first.id)  # sending... and the worker is killed
+    clock.advance(seconds=61)
+    [second] = await storage.claim_due(TODAY, "w2")
+    assert second.attempts == 1  # may have been sent: a possible duplicate, counted
+    await storage.mark_attempt(second.id)  # killed again mid-delivery
+    clock.advance(seconds=61)
+    assert await storage.claim_due(TODAY, "w3") == []  # not a third time
+    assert await storage.reminders("carol") == []
+    del reminder
 
 
 async def test_mark_blocked_stops_every_reminder_of_the_chat(backend):

@@ -1,0 +1,80 @@
+"""Claims that keep work done once across workers and restarts, written once for both
+backends (over the same `_db()` as bot/storage/cases.py):
+
+- Telegram update ids being handled or handled (bot/telegram/delivery.py): a
+  redelivered update is skipped, a claim whose worker stopped mid-way is taken over;
+- the heartbeat of reminder claims and the count of deliveries started, so that a
+  crashed worker's reminders return to the queue within a minute and an interrupted
+  delivery is retried at most once (see STALE_CLAIM and MAX_ATTEMPTS in common.py).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+
+from bot.storage.cases import Db
+from bot.storage.common import Clock
+
+
+class ClaimQueries(abc.ABC):
+    _clock: Clock
+
+    @abc.abstractmethod
+    def _db(self) -> contextlib.AbstractAsyncContextManager[Db]: ...
+
+    # -- updates seen
+    async def claim_update(self, update_id: int, stale_after: dt.timedelta) -> bool:
+        now = self._clock()
+        async with self._db() as db:
+            rows = await db.fetch(
+                "INSERT INTO updates (update_id, state, claimed_at) VALUES (?, 'handling', ?) "
+                "ON CONFLICT (update_id) DO UPDATE SET claimed_at = excluded.claimed_at "
+                "WHERE updates.state = 'handling' AND updates.claimed_at < ? "
+                "RETURNING update_id",
+                int(update_id),
+                now,
+                now - stale_after,
+            )
+        return bool(rows)
+
+    async def finish_update(self, update_id: int) -> None:
+        async with self._db() as db:
+            await db.execute(
+                "UPDATE updates SET state = 'done', claimed_at = ? WHERE update_id = ?",
+                self._clock(),
+                int(update_id),
+            )
+
+    async def release_update(self, update_id: int) -> None:
+        async with self._db() as db:
+            await db.execute(
+                "DELETE FROM updates WHERE update_id = ? AND state = 'handling'", int(update_id)
+            )
+
+    async def release_updates(self) -> int:
+        async with self._db() as db:
+            return await db.execute("DELETE FROM updates WHERE state = 'handling'")
+
+    async def purge_updates(self, older_than: dt.datetime) -> int:
+        async with self._db() as db:
+            return await db.execute("DELETE FROM updates WHERE claimed_at < ?", older_than)
+
+    # -- reminder claims
+    async def mark_attempt(self, reminder_id: int) -> None:
+        async with self._db() as db:
+            await db.execute(
+                "UPDATE reminders SET attempts = attempts + 1, claimed_at = ? "
+                "WHERE id = ? AND status = 'sending'",
+                self._clock(),
+                int(reminder_id),
+            )
+
+    async def heartbeat(self, worker: str) -> int:
+        async with self._db() as db:
+            return await db.execute(
+                "UPDATE reminders SET claimed_at = ? WHERE claimed_by = ? AND status = 'sending'",
+                self._clock(),
+                worker,
+            )
