@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 STALE_CLAIM = dt.timedelta(minutes=2)
 CLAIM_TIMEOUT = 0.5  # seconds the claim may take before handling goes on without it
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)  # seconds between getUpdates retries after errors
+CONFIRM_WAIT = 1  # seconds of long polling while handled updates wait to be confirmed
 
 
 class UpdateOnce(BaseMiddleware):
@@ -60,7 +61,7 @@ class UpdateOnce(BaseMiddleware):
         claimed = True
         try:
             claimed = await bounded(
-                self.storage.claim_update(event.update_id, STALE_CLAIM), CLAIM_TIMEOUT
+                self.storage.claim_update(event.update_id, STALE_CLAIM), CLAIM_TIMEOUT, self.storage
             )
         except (StorageError, TimeoutError) as exc:
             log.warning("update claim skipped (%s): handling anyway", type(exc).__name__)
@@ -75,10 +76,12 @@ class UpdateOnce(BaseMiddleware):
             # Cut off (a stop whose grace period ran out): not done, so the claim goes
             # and the redelivery after the restart is handled.
             with contextlib.suppress(StorageError, TimeoutError, asyncio.CancelledError):
-                await bounded(self.storage.release_update(event.update_id), CLAIM_TIMEOUT)
+                await bounded(
+                    self.storage.release_update(event.update_id), CLAIM_TIMEOUT, self.storage
+                )
             raise
         with contextlib.suppress(StorageError, TimeoutError):
-            await bounded(self.storage.finish_update(event.update_id), CLAIM_TIMEOUT)
+            await bounded(self.storage.finish_update(event.update_id), CLAIM_TIMEOUT, self.storage)
         return result
 
 
@@ -132,7 +135,10 @@ async def poll(
         while not stop.is_set():
             if len(in_flight) >= max_in_flight:
                 await asyncio.wait(in_flight.values(), return_when=asyncio.FIRST_COMPLETED)
-            wait = 0 if stop.is_set() else timeout
+            # While something is unconfirmed, ask again soon: the next getUpdates is what
+            # confirms the updates just handled, and until then a crash would bring them
+            # back (UpdateOnce would skip them, unless the crash also beat its record).
+            wait = CONFIRM_WAIT if (in_flight or handled) else timeout
             fetch = asyncio.ensure_future(
                 bot(
                     GetUpdates(offset=confirmable(), timeout=wait, allowed_updates=allowed_updates),
@@ -168,10 +174,11 @@ async def poll(
 
                 task.add_done_callback(functools.partial(_finished, uid))
             if updates and not fresh and in_flight:
-                # Only updates already running came back: wait for one to finish instead
-                # of asking Telegram again at once.
+                # Only updates already running came back: wait a little for one to
+                # finish instead of asking Telegram again at once (not long: a new
+                # question from someone else must not wait behind a slow one).
                 await asyncio.wait(
-                    [*in_flight.values()], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    [*in_flight.values()], timeout=CONFIRM_WAIT, return_when=asyncio.FIRST_COMPLETED
                 )
             new_offset = confirmable()
             if new_offset is not None:

@@ -470,7 +470,7 @@ class OpenCase(BaseFilter):
             return False
         try:
             case = await stored(
-                storage.open_case_of(user_key), "open_case_of", settings.storage_timeout
+                storage.open_case_of(user_key), "open_case_of", settings.storage_timeout, storage
             )
         except StorageDown:
             return False

@@ -52,7 +52,7 @@ class UserLanguageMiddleware(I18nMiddleware):
         data["user_key"] = key
         stored = None
         try:
-            stored = await bounded(self.storage.get_language(key), self.timeout)
+            stored = await bounded(self.storage.get_language(key), self.timeout, self.storage)
         except StorageError as exc:
             log.warning("language of user %s not read, using Telegram's: %s", key[:12], exc)
         except TimeoutError:

@@ -179,7 +179,7 @@ async def _answer_question(
             entry = assistant.version.kb[entry_id]
             await send_entry(bot, chat_id, entry, lang, state, None, cyrillic=cyrillic)
         metrics.questions.labels("picked", lang).inc()
-        await try_stored(storage.log_event("picked", lang, entry_id), "event")
+        await try_stored(storage.log_event("picked", lang, entry_id), "event", owner=storage)
         return
     await bot.send_chat_action(chat_id, "typing")
     previous = await previous_topic(state)
@@ -187,7 +187,9 @@ async def _answer_question(
     result = await assistant.aask(followup or question, hint=i18n.current_locale)
     kb = result.kb or assistant.version.kb
     metrics.questions.labels(result.decision, result.lang).inc()
-    await try_stored(storage.log_event(result.decision, result.lang, result.entry_id), "event")
+    await try_stored(
+        storage.log_event(result.decision, result.lang, result.entry_id), "event", owner=storage
+    )
     cyrillic = result.lang == "uz" and result.script == "cyrl"
     if settings.handoff_enabled and result.decision != "smalltalk":  # "send the question
         # I just asked" to a consultant: a greeting is not a question
@@ -229,7 +231,9 @@ async def _answer_question(
         if result.ranking:  # something was asked (not only emoji or punctuation)
             # Logged before the reply: a /forget sent right after it must find the row.
             await try_stored(
-                storage.log_gap(user_key, anonymise(question), result.lang, "abstain"), "gap"
+                storage.log_gap(user_key, anonymise(question), result.lang, "abstain"),
+                "gap",
+                owner=storage,
             )
         suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
         sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions, cyrillic)
@@ -259,7 +263,7 @@ async def on_none_of_these(
     await query.message.edit_reply_markup(reply_markup=None)
     await state.update_data(clarify=None)
     if question:  # before the reply, so that a /forget right after finds it
-        await try_stored(storage.log_gap(user_key, question, lang, "abstain"), "gap")
+        await try_stored(storage.log_gap(user_key, question, lang, "abstain"), "gap", owner=storage)
     with i18n.use_locale(lang):
         cyrillic = await uzbek_in_cyrillic(state, lang)
         kb = assistant.version.kb
@@ -296,7 +300,7 @@ async def on_entry(
         entry = kb[callback_data.id]
         await send_entry(bot, query.message.chat.id, entry, lang, state, question, None, cyrillic)
     decision = {"c": "picked", "a": "suggested"}.get(callback_data.via, "browsed")
-    await try_stored(storage.log_event(decision, lang, callback_data.id), "event")
+    await try_stored(storage.log_event(decision, lang, callback_data.id), "event", owner=storage)
 
 
 @router.callback_query(MoreCb.filter())
