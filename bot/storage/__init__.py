@@ -267,10 +267,19 @@ class Storage(abc.ABC):
 
     # -- updates seen (exactly-once handling across redeliveries and workers)
     @abc.abstractmethod
-    async def claim_update(self, update_id: int, stale_after: dt.timedelta) -> bool:
+    async def claim_update(
+        self, update_id: int, stale_after: dt.timedelta, payload: str | None = None
+    ) -> bool:
         """Take an update for handling: False when it was handled, or is being handled
         by someone else for less than `stale_after` (a worker that stopped mid-way
-        loses its claim after that)."""
+        loses its claim after that). With `payload` (the update's JSON) it is kept
+        until handled: the polling inbox, so that a crash loses nothing."""
+
+    @abc.abstractmethod
+    async def accept_updates(
+        self, updates: list[tuple[int, str]], stale_after: dt.timedelta
+    ) -> set[int]:
+        """`claim_update` with payloads for a batch, in one transaction."""
 
     @abc.abstractmethod
     async def finish_update(self, update_id: int) -> None: ...
@@ -281,8 +290,13 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def release_updates(self) -> int:
-        """Forget every claim still 'handling' (the one polling process starts: claims
-        of its previous run are stale by definition); returns how many."""
+        """Forget every claim still 'handling' without a payload (the one polling
+        process starts: claims of its previous run are stale by definition, and
+        Telegram delivers those updates again); returns how many."""
+
+    @abc.abstractmethod
+    async def unfinished_updates(self) -> list[tuple[int, str]]:
+        """(update id, JSON) of the updates a previous run accepted but did not finish."""
 
     @abc.abstractmethod
     async def purge_updates(self, older_than: dt.datetime) -> int: ...

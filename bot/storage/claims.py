@@ -25,24 +25,55 @@ class ClaimQueries(abc.ABC):
     def _db(self) -> contextlib.AbstractAsyncContextManager[Db]: ...
 
     # -- updates seen
-    async def claim_update(self, update_id: int, stale_after: dt.timedelta) -> bool:
+    async def claim_update(
+        self, update_id: int, stale_after: dt.timedelta, payload: str | None = None
+    ) -> bool:
         now = self._clock()
         async with self._db() as db:
             rows = await db.fetch(
-                "INSERT INTO updates (update_id, state, claimed_at) VALUES (?, 'handling', ?) "
-                "ON CONFLICT (update_id) DO UPDATE SET claimed_at = excluded.claimed_at "
+                "INSERT INTO updates (update_id, state, claimed_at, payload) "
+                "VALUES (?, 'handling', ?, ?) "
+                "ON CONFLICT (update_id) DO UPDATE SET claimed_at = excluded.claimed_at, "
+                "payload = excluded.payload "
                 "WHERE updates.state = 'handling' AND updates.claimed_at < ? "
                 "RETURNING update_id",
                 int(update_id),
                 now,
+                payload,
                 now - stale_after,
             )
         return bool(rows)
 
+    async def accept_updates(
+        self, updates: list[tuple[int, str]], stale_after: dt.timedelta
+    ) -> set[int]:
+        """Claim a batch of updates with their JSON in one transaction (the polling
+        inbox); returns the ids taken (the others were handled or are being handled)."""
+        now = self._clock()
+        taken: set[int] = set()
+        async with self._db() as db:
+            for update_id, payload in updates:
+                rows = await db.fetch(
+                    "INSERT INTO updates (update_id, state, claimed_at, payload) "
+                    "VALUES (?, 'handling', ?, ?) "
+                    "ON CONFLICT (update_id) DO UPDATE SET claimed_at = excluded.claimed_at, "
+                    "payload = excluded.payload "
+                    "WHERE updates.state = 'handling' AND updates.claimed_at < ? "
+                    "RETURNING update_id",
+                    int(update_id),
+                    now,
+                    payload,
+                    now - stale_after,
+                )
+                if rows:
+                    taken.add(int(update_id))
+        return taken
+
     async def finish_update(self, update_id: int) -> None:
         async with self._db() as db:
             await db.execute(
-                "UPDATE updates SET state = 'done', claimed_at = ? WHERE update_id = ?",
+                "UPDATE updates SET state = 'done', claimed_at = ?, payload = NULL "
+                "WHERE update_id = ?",
                 self._clock(),
                 int(update_id),
             )
@@ -55,7 +86,17 @@ class ClaimQueries(abc.ABC):
 
     async def release_updates(self) -> int:
         async with self._db() as db:
-            return await db.execute("DELETE FROM updates WHERE state = 'handling'")
+            return await db.execute(
+                "DELETE FROM updates WHERE state = 'handling' AND payload IS NULL"
+            )
+
+    async def unfinished_updates(self) -> list[tuple[int, str]]:
+        async with self._db() as db:
+            rows = await db.fetch(
+                "SELECT update_id, payload FROM updates WHERE state = 'handling' "
+                "AND payload IS NOT NULL ORDER BY update_id"
+            )
+        return [(int(uid), str(payload)) for uid, payload in rows]
 
     async def purge_updates(self, older_than: dt.datetime) -> int:
         async with self._db() as db:

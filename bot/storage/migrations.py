@@ -18,8 +18,10 @@ What the tables hold is deliberately minimal (see bot/storage/__init__.py):
 - cases, case_messages: questions handed to a consultant, the user's chat id needed to
   relay replies, masked messages both ways, purged CASE_RETENTION_DAYS after the last;
 - suggestions: paraphrases staff proposed from a case (entry id, language, masked text);
-- updates: the ids of Telegram updates being handled or handled (nothing else), so a
-  redelivered update is not answered twice; kept two days (Telegram keeps 24 hours).
+- updates: the ids of Telegram updates being handled or handled, so a redelivered
+  update is not answered twice; kept two days (Telegram keeps 24 hours). In polling
+  mode an update being handled is kept whole (payload) until it is handled, so that a
+  crash loses nothing; the payload is cleared the moment it is handled.
 Timestamps are UTC (SQLite: text 'YYYY-MM-DD HH:MM:SS.ffffff'; PostgreSQL: timestamptz).
 """
 
@@ -283,6 +285,16 @@ ALTER TABLE reminders ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 """,
         postgres="""
 ALTER TABLE reminders ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+""",
+    ),
+    Migration(
+        5,
+        "updates.payload: an update accepted but not yet handled (the polling inbox)",
+        sqlite="""
+ALTER TABLE updates ADD COLUMN payload TEXT;
+""",
+        postgres="""
+ALTER TABLE updates ADD COLUMN payload TEXT;
 """,
     ),
 )

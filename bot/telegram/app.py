@@ -49,7 +49,7 @@ from bot.telegram.fsm import RedisUnreachable, check_redis, make_fsm_storage
 from bot.telegram.menu import set_default_menus
 from bot.telegram.metrics import Metrics
 from bot.telegram.middlewares import UserLanguageMiddleware
-from bot.telegram.overload import LoadMeter
+from bot.telegram.overload import LoadMeter, OverloadMiddleware
 from bot.telegram.retry import RetryMiddleware
 from bot.telegram.sender import TelegramSender
 from bot.telegram.throttle import ThrottlingMiddleware, make_throttle_backend
@@ -111,7 +111,6 @@ def build_dispatcher(
     dp["storage"] = storage
     dp["settings"] = settings
     dp["metrics"] = metrics = metrics or Metrics()
-    dp["load"] = LoadMeter()
     try:
         dp["desk"] = StaffDesk(settings, assistant)
     except HandoffConfigError as exc:
@@ -120,7 +119,10 @@ def build_dispatcher(
     missing = [lang for lang in LANGUAGES if lang not in i18n.available_locales]
     if missing:
         log.warning("no compiled catalogue for %s: run `make catalogues`", ", ".join(missing))
-    # A redelivered update is dropped before anything else reads the database for it.
+    # Overload first: the wait starts when the update arrives, and a notice must not
+    # wait for the database. Then a redelivered update is dropped before anything else
+    # reads the database for it.
+    dp.update.outer_middleware(OverloadMiddleware(LoadMeter(), settings, metrics))
     dp.update.outer_middleware(UpdateOnce(storage, metrics))
     # i18n first, so the throttling reply is already in the user's language
     UserLanguageMiddleware(i18n, storage, salt, settings.storage_timeout).setup(dp)

@@ -45,6 +45,10 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)  # seconds between getUpdates retries after
 CONFIRM_WAIT = 1  # seconds of long polling while handled updates wait to be confirmed
 
 
+class _AlreadyClaimed(Exception):
+    pass
+
+
 class UpdateOnce(BaseMiddleware):
     def __init__(self, storage: Storage, metrics: Metrics | None = None) -> None:
         self.storage = storage
@@ -58,11 +62,16 @@ class UpdateOnce(BaseMiddleware):
     ) -> Any:
         if not isinstance(event, Update):
             return await handler(event, data)
+        accepted = bool(data.get("accepted"))  # claimed by the poller, kept in the inbox
         claimed = True
         try:
+            if accepted:
+                raise _AlreadyClaimed
             claimed = await bounded(
                 self.storage.claim_update(event.update_id, STALE_CLAIM), CLAIM_TIMEOUT, self.storage
             )
+        except _AlreadyClaimed:
+            pass
         except (StorageError, TimeoutError) as exc:
             log.warning("update claim skipped (%s): handling anyway", type(exc).__name__)
         if not claimed:
@@ -73,8 +82,11 @@ class UpdateOnce(BaseMiddleware):
         try:
             result = await handler(event, data)
         except asyncio.CancelledError:
-            # Cut off (a stop whose grace period ran out): not done, so the claim goes
-            # and the redelivery after the restart is handled.
+            # Cut off (a stop whose grace period ran out): not done. An update in the
+            # inbox is handled by the next start; otherwise the claim goes, and
+            # Telegram's redelivery after the restart is handled.
+            if accepted:
+                raise
             with contextlib.suppress(StorageError, TimeoutError, asyncio.CancelledError):
                 await bounded(
                     self.storage.release_update(event.update_id), CLAIM_TIMEOUT, self.storage
@@ -95,41 +107,83 @@ async def poll(
     grace: float = 20.0,
     max_in_flight: int = 256,
 ) -> None:
-    """Long polling that confirms an update only after it and every earlier one are
-    handled; on `stop`, drains what is in flight (up to `grace` seconds) and confirms it."""
+    """Long polling that loses nothing: an update is confirmed to Telegram once it is
+    accepted into the inbox (its claim and JSON in the database: a crash leaves it
+    there for the next start) or, when the database cannot take it, once it and every
+    earlier one are handled. On `stop`, drains what is in flight (up to `grace`
+    seconds) and confirms it."""
     storage: Storage | None = dp.get("storage")
+    recovered: list[Update] = []
     if storage is not None:
         with contextlib.suppress(StorageError):
             released = await storage.release_updates()
-            if released:
+            for uid, payload in await storage.unfinished_updates():
+                try:
+                    recovered.append(Update.model_validate_json(payload, context={"bot": bot}))
+                except ValueError:
+                    log.warning("update %s in the inbox cannot be read; dropped", uid)
+                    await storage.finish_update(uid)
+            if released or recovered:
                 log.info(
-                    "%s update(s) left unfinished by the previous run will be redone", released
+                    "previous run: %s update(s) to be delivered again, %s taken from the inbox",
+                    released,
+                    len(recovered),
                 )
     workflow = {"dispatcher": dp, "bots": [bot], **dp.workflow_data}
     workflow.pop("bot", None)
     await dp.emit_startup(bot=bot, **workflow)
     in_flight: dict[int, asyncio.Task[Any]] = {}
     handled: set[int] = set()  # handled but not yet confirmed (an earlier one still runs)
+    accepted: set[int] = set()  # in the inbox: confirmable while still running
+    cut_off: set[int] = set()  # stopped before handled and not in the inbox: never confirm
     offset: int | None = None
     errors = 0
 
     def confirmable() -> int | None:
-        """The offset that confirms everything handled without skipping a running one."""
-        pending = min(in_flight) if in_flight else None
-        done = [u for u in handled if pending is None or u < pending]
+        """The offset that confirms everything accepted or handled without skipping an
+        update that is neither."""
+        unsafe = [u for u in in_flight if u not in accepted] + [*cut_off]
+        pending = min(unsafe) if unsafe else None
+        done = [u for u in handled | accepted if pending is None or u < pending]
         if not done:
             return offset
         return max(done) + 1
 
-    def _finished(uid: int, _task: asyncio.Task[Any]) -> None:
-        in_flight.pop(uid, None)
-        handled.add(uid)
-
-    async def handle(update: Update) -> None:
+    async def accept(batch: list[Update]) -> set[int] | None:
+        """Into the inbox, in one transaction: the ids taken (the others were handled
+        already); None when the database cannot take them now."""
+        if storage is None or not batch:
+            return None
+        items = [(u.update_id, u.model_dump_json(exclude_none=True)) for u in batch]
         try:
-            await dp.feed_update(bot, update)
+            return await bounded(storage.accept_updates(items, STALE_CLAIM), CLAIM_TIMEOUT, storage)
+        except (StorageError, TimeoutError):
+            return None
+
+    def _finished(uid: int, task: asyncio.Task[Any]) -> None:
+        in_flight.pop(uid, None)
+        if task.cancelled() and uid not in accepted:
+            cut_off.add(uid)  # not in the inbox: Telegram must deliver it again
+        else:
+            handled.add(uid)
+        accepted.discard(uid)
+
+    async def handle(update: Update, in_inbox: bool) -> None:
+        try:
+            await dp.feed_update(bot, update, accepted=in_inbox)
         except Exception:  # the error handlers already ran; never lose the poller
             log.exception("update %s failed", update.update_id)
+
+    def start(update: Update, in_inbox: bool) -> None:
+        uid = update.update_id
+        if in_inbox:
+            accepted.add(uid)
+        task = asyncio.create_task(handle(update, in_inbox))
+        in_flight[uid] = task
+        task.add_done_callback(functools.partial(_finished, uid))
+
+    for update in recovered:  # confirmed to Telegram long ago: only the inbox has them
+        start(update, True)
 
     try:
         while not stop.is_set():
@@ -138,7 +192,8 @@ async def poll(
             # While something is unconfirmed, ask again soon: the next getUpdates is what
             # confirms the updates just handled, and until then a crash would bring them
             # back (UpdateOnce would skip them, unless the crash also beat its record).
-            wait = CONFIRM_WAIT if (in_flight or handled) else timeout
+            unconfirmed = handled or any(u not in accepted for u in in_flight)
+            wait = CONFIRM_WAIT if unconfirmed else timeout
             fetch = asyncio.ensure_future(
                 bot(
                     GetUpdates(offset=confirmable(), timeout=wait, allowed_updates=allowed_updates),
@@ -163,16 +218,19 @@ async def poll(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 continue
-            fresh = 0
-            for update in updates:
-                uid = update.update_id
-                if uid in in_flight or uid in handled:
-                    continue  # unconfirmed on purpose: still running, or an earlier one is
-                fresh += 1
-                task = asyncio.create_task(handle(update))
-                in_flight[uid] = task
-
-                task.add_done_callback(functools.partial(_finished, uid))
+            # Updates already running come back until confirmed: skip those.
+            batch: list[Update] = []
+            for u in updates:
+                seen = {b.update_id for b in batch}
+                if u.update_id not in in_flight and u.update_id not in handled | seen:
+                    batch.append(u)  # the first of an id repeated in one response wins
+            fresh = len(batch)
+            taken = await accept(batch)
+            for update in batch:
+                if taken is not None and update.update_id not in taken:
+                    handled.add(update.update_id)  # handled already (an earlier run)
+                    continue
+                start(update, taken is not None)
             if updates and not fresh and in_flight:
                 # Only updates already running came back: wait a little for one to
                 # finish instead of asking Telegram again at once (not long: a new
@@ -190,8 +248,11 @@ async def poll(
                 "stopping: %s update(s) in flight, waiting up to %.0f s", len(in_flight), grace
             )
             await asyncio.wait([*in_flight.values()], timeout=grace)
-            for task in in_flight.values():
-                task.cancel()
+            running = [*in_flight.values()]
+            for task in running:
+                task.cancel()  # those in the inbox are handled by the next start
+            if running:
+                await asyncio.wait(running, timeout=5)
         final = confirmable()
         if final is not None:  # confirm what was handled, so a restart does not redo it
             with contextlib.suppress(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-import math
 import time
 
 from aiogram import Bot, F, Router
@@ -58,7 +57,6 @@ from bot.telegram.common import (
 )
 from bot.telegram.handoff import remember_last_question
 from bot.telegram.metrics import Metrics
-from bot.telegram.overload import LoadMeter
 
 log = logging.getLogger(__name__)
 router = Router(name="questions")
@@ -123,38 +121,12 @@ async def on_question(
     state: FSMContext,
     i18n: I18n,
     metrics: Metrics,
-    load: LoadMeter,
     user_key: str = "",
 ) -> None:
-    """A question: overload first (a notice, or shed), then the answer; timed."""
-    wait = load.expected_wait()
-    if wait > settings.overload_shed_seconds:
-        metrics.overload.labels("shed").inc()
-        await message.answer(
-            _(
-                "Sorry, I have too many questions right now and cannot take yours. "
-                "Please send it again in a minute."
-            )
-        )
-        return
-    started = time.monotonic()
-    load.started()  # before any await: questions arriving together see each other
-    metrics.in_flight.inc()
-    try:
-        if wait > settings.overload_notice_seconds:
-            metrics.overload.labels("notice").inc()
-            await message.answer(
-                _("Many questions right now: I will answer in about {seconds} seconds.").format(
-                    seconds=max(5, int(math.ceil(wait / 5) * 5))
-                )
-            )
-        await _answer_question(
-            message, bot, question, assistant, storage, settings, state, i18n, metrics, user_key
-        )
-    finally:
-        load.finished()
-        metrics.in_flight.dec()
-        metrics.latency.observe(time.monotonic() - started)
+    """A question (overload notices and timing happen before: bot/telegram/overload.py)."""
+    await _answer_question(
+        message, bot, question, assistant, storage, settings, state, i18n, metrics, user_key
+    )
 
 
 async def _answer_question(

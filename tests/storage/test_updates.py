@@ -43,3 +43,15 @@ async def test_old_update_ids_are_purged(backend):
     await storage.claim_update(2, STALE)
     assert await storage.purge_updates(NOW + dt.timedelta(days=1)) == 1
     assert await storage.claim_update(1, STALE)  # forgotten, as Telegram has too
+
+
+async def test_a_batch_is_accepted_into_the_inbox_and_cleared_when_handled(backend):
+    storage = await backend.open(clock=Clock(NOW))
+    await storage.claim_update(2, STALE)
+    await storage.finish_update(2)  # handled before
+    taken = await storage.accept_updates([(1, '{"a": 1}'), (2, '{"b": 2}'), (3, '{"c": 3}')], STALE)
+    assert taken == {1, 3}
+    assert await storage.unfinished_updates() == [(1, '{"a": 1}'), (3, '{"c": 3}')]
+    await storage.finish_update(1)
+    assert await storage.unfinished_updates() == [(3, '{"c": 3}')]
+    assert await storage.release_updates() == 0  # inbox entries are kept for the restart

@@ -1,6 +1,8 @@
 """Each update handled once and none lost: the real dispatcher polling the stand-in
 through `poll` (bot/telegram/delivery.py), with a real SQLite database. The stand-in
-drops an update only when a getUpdates offset confirms it, as Telegram does."""
+drops an update only when a getUpdates offset confirms it, as Telegram does. With the
+database up, an update is confirmed once it is in the inbox; without it, only once it
+and every earlier one are handled."""
 
 from __future__ import annotations
 
@@ -75,24 +77,55 @@ async def running(bot_settings, embedder):
             assistant.close()
 
 
-async def test_an_update_is_confirmed_only_after_it_and_every_earlier_one_are_handled(running):
+async def wait_confirmed(running, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if not running.pending_ids():
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_a_slow_update_holds_up_nothing_and_everything_is_confirmed_from_the_inbox(
+    running,
+):
     api = running.api
     running.start()
-    slow = await api.send_text(6001, "slow question", "en")
+    await api.send_text(6001, "slow question", "en")
     await api.send_text(6002, QUESTION, "en")
     [answer] = await api.wait_for("sendMessage", since=0, timeout=30)
     assert int(answer.params["chat_id"]) == 6002  # the later one is answered meanwhile
-    await asyncio.sleep(1.5)  # several more getUpdates rounds
-    assert slow["message_id"] and running.pending_ids()  # neither is confirmed yet
-    running.gate.set()
-    await api.wait_for("sendMessage", count=2, since=0, timeout=30)
-    for _ in range(50):
-        if not running.pending_ids():
+    await wait_confirmed(running)
+    assert running.pending_ids() == []  # both confirmed: the slow one is in the inbox
+    for _ in range(50):  # the answered one leaves the inbox once recorded as done
+        inbox = await running.storage.unfinished_updates()
+        if len(inbox) == 1:
             break
         await asyncio.sleep(0.1)
-    assert running.pending_ids() == []
+    [(_uid, payload)] = inbox
+    assert "slow question" in payload
+    running.gate.set()
+    await api.wait_for("sendMessage", count=2, since=0, timeout=30)
+    await asyncio.sleep(0.3)
+    assert await running.storage.unfinished_updates() == []  # cleared once handled
     await running.halt()
     assert len(api.since("sendMessage", since=0)) == 2
+
+
+async def test_without_the_database_an_update_is_confirmed_only_once_handled(running):
+    api = running.api
+    await running.storage.close()  # every claim fails: no inbox
+    running.start()
+    await api.send_text(6003, "slow question", "en")
+    await api.send_text(6004, QUESTION, "en")
+    [answer] = await api.wait_for("sendMessage", since=0, timeout=30)
+    assert int(answer.params["chat_id"]) == 6004
+    await asyncio.sleep(1.5)  # several more getUpdates rounds
+    assert len(running.pending_ids()) == 2  # the slow one holds back the later one too
+    running.gate.set()
+    await api.wait_for("sendMessage", count=2, since=0, timeout=30)
+    await wait_confirmed(running)
+    assert running.pending_ids() == []
+    await running.halt()
+    await running.storage.open()  # for the fixture's teardown
 
 
 async def test_stopping_lets_questions_in_flight_finish_and_confirms_them(running):
@@ -116,11 +149,11 @@ async def test_an_update_cut_off_by_a_stop_is_handled_after_the_restart(running)
     running.start(grace=0.3)
     await api.send_text(6020, "slow question", "en")
     await asyncio.sleep(0.8)
-    await running.halt()  # the grace period passes: cut off, not confirmed
-    assert running.pending_ids() != []
+    await running.halt()  # the grace period passes: cut off, but kept in the inbox
     assert api.since("sendMessage", since=0) == []
+    assert [p for _, p in await running.storage.unfinished_updates()]
     running.gate.set()
-    running.start()  # the next run gets it again
+    running.start()  # the next run takes it from the inbox
     [answer] = await api.wait_for("sendMessage", since=0, timeout=30)
     assert answer.text == "slow answer" and int(answer.params["chat_id"]) == 6020
     await running.halt()

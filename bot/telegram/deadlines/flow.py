@@ -60,7 +60,7 @@ class _AsideContext(BaseMiddleware):
     """Gives the date steps what answering a question typed instead of a date needs:
     the question handler's dependencies, as `aside`."""
 
-    NAMES = ("bot", "assistant", "storage", "settings", "i18n", "metrics", "load", "user_key")
+    NAMES = ("bot", "assistant", "storage", "settings", "i18n", "metrics", "user_key")
 
     async def __call__(
         self,
