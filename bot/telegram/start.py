@@ -106,7 +106,12 @@ def privacy_text(settings: Settings) -> str:
                 "answer or that got a 👎: these are kept without numbers, phone numbers, "
                 "e-mail addresses or links, so that staff can add missing answers, and are "
                 "deleted after {days} days."
-            ).format(days=settings.gaps_retention_days),
+            ).format(days=settings.gaps_retention_days)
+            + " "
+            + _(
+                "A message being answered is kept only until the answer is sent, so that "
+                "a restart of the bot does not lose it."
+            ),
             _(
                 "If you write to a consultant (/human), the case is kept: your messages and "
                 "the replies, without phone numbers, e-mail addresses or document numbers, "
