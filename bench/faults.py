@@ -349,7 +349,9 @@ async def frozen_db(freeze: float = 20.0) -> dict:
                 latencies.append(min(at for at, _ in msgs) - sent[user])
         lost, duplicated = lost_and_duplicated(got)
         log = bot.log.read_text(errors="replace")
-        slow = sum(1 for line in log.splitlines() if "too slow" in line or "within" in line)
+        slow = sum(
+            1 for line in log.splitlines() if "too slow" in line or "not read within" in line
+        )
     finally:
         _signal_cluster(pg.pid, signal.SIGCONT)
         with contextlib.suppress(ProcessLookupError):
