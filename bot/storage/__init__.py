@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import MigrantBotError
@@ -277,7 +278,7 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def accept_updates(
-        self, updates: list[tuple[int, str]], stale_after: dt.timedelta
+        self, updates: Sequence[tuple[int, str | None]], stale_after: dt.timedelta
     ) -> set[int]:
         """`claim_update` with payloads for a batch, in one transaction."""
 

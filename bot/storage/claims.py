@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
+from collections.abc import Sequence
 
 from bot.storage.cases import Db
 from bot.storage.common import Clock
@@ -28,24 +29,10 @@ class ClaimQueries(abc.ABC):
     async def claim_update(
         self, update_id: int, stale_after: dt.timedelta, payload: str | None = None
     ) -> bool:
-        now = self._clock()
-        async with self._db() as db:
-            rows = await db.fetch(
-                "INSERT INTO updates (update_id, state, claimed_at, payload) "
-                "VALUES (?, 'handling', ?, ?) "
-                "ON CONFLICT (update_id) DO UPDATE SET claimed_at = excluded.claimed_at, "
-                "payload = excluded.payload "
-                "WHERE updates.state = 'handling' AND updates.claimed_at < ? "
-                "RETURNING update_id",
-                int(update_id),
-                now,
-                payload,
-                now - stale_after,
-            )
-        return bool(rows)
+        return update_id in await self.accept_updates([(update_id, payload)], stale_after)
 
     async def accept_updates(
-        self, updates: list[tuple[int, str]], stale_after: dt.timedelta
+        self, updates: Sequence[tuple[int, str | None]], stale_after: dt.timedelta
     ) -> set[int]:
         """Claim a batch of updates with their JSON in one transaction (the polling
         inbox); returns the ids taken (the others were handled or are being handled)."""

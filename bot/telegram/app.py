@@ -157,23 +157,19 @@ def build_dispatcher(
 async def _purge_forever(storage: Storage, settings: Settings) -> None:
     """Delete feedback and gaps older than GAPS_RETENTION_DAYS and cases older than
     CASE_RETENTION_DAYS, now and periodically."""
+    purges = (
+        ("feedback and gaps", storage.purge, settings.gaps_retention_days),
+        ("cases", storage.purge_cases, settings.case_retention_days),
+        ("update ids", storage.purge_updates, 2),  # Telegram keeps updates 24 hours
+    )
     while True:
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.gaps_retention_days)
-        try:
-            removed = await storage.purge(cutoff)
-            if removed:
-                log.info("purged %s expired feedback/gap rows", removed)
-        except StorageError as exc:
-            log.warning("purge skipped: %s", exc)
-        cases_cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.case_retention_days)
-        try:
-            removed = await storage.purge_cases(cases_cutoff)
-            if removed:
-                log.info("purged %s expired cases", removed)
-        except StorageError as exc:
-            log.warning("purge of cases skipped: %s", exc)
-        with contextlib.suppress(StorageError):  # update ids: Telegram keeps updates 24 h
-            await storage.purge_updates(dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+        for what, purge, days in purges:
+            try:
+                removed = await purge(dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+                if removed:
+                    log.info("purged %s expired rows of %s", removed, what)
+            except StorageError as exc:
+                log.warning("purge of %s skipped: %s", what, exc)
         await asyncio.sleep(PURGE_EVERY)
 
 

@@ -124,23 +124,6 @@ async def on_question(
     user_key: str = "",
 ) -> None:
     """A question (overload notices and timing happen before: bot/telegram/overload.py)."""
-    await _answer_question(
-        message, bot, question, assistant, storage, settings, state, i18n, metrics, user_key
-    )
-
-
-async def _answer_question(
-    message: Message,
-    bot: Bot,
-    question: str,
-    assistant: Assistant,
-    storage: Storage,
-    settings: Settings,
-    state: FSMContext,
-    i18n: I18n,
-    metrics: Metrics,
-    user_key: str,
-) -> None:
     chat_id = message.chat.id
     picked = await _picked_number(question, state)
     if picked is not None and picked[0] in assistant.version.kb:

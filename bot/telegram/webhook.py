@@ -89,6 +89,16 @@ def make_app(
         dispatcher=dp, bot=bot, secret_token=webhook_secret(settings), handle_in_background=False
     ).register(app, path=settings.webhook_path)
 
+    add_health(app, dp, assistant)
+    if lifecycle:
+        setup_application(app, dp, bot=bot)
+    return app
+
+
+def add_health(app: web.Application, dp: Dispatcher, assistant: Assistant) -> None:
+    """GET /healthz (alive, the index version in service and any refused one) and GET
+    /metrics (the Prometheus text format, see bot/telegram/metrics.py)."""
+
     async def health(_request: web.Request) -> web.Response:
         return web.json_response(
             {
@@ -99,14 +109,6 @@ def make_app(
         )
 
     app.router.add_get(HEALTH_PATH, health)
-    add_metrics(app, dp, assistant)
-    if lifecycle:
-        setup_application(app, dp, bot=bot)
-    return app
-
-
-def add_metrics(app: web.Application, dp: Dispatcher, assistant: Assistant) -> None:
-    """GET /metrics: the Prometheus text format (see bot/telegram/metrics.py)."""
     metrics: Metrics | None = dp.get("metrics")
     if metrics is None:
         return
@@ -121,18 +123,7 @@ def add_metrics(app: web.Application, dp: Dispatcher, assistant: Assistant) -> N
 def health_app(dp: Dispatcher, assistant: Assistant) -> web.Application:
     """Polling mode's small server (METRICS_PORT): /healthz and /metrics only."""
     app = web.Application()
-
-    async def health(_request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "status": "ok",
-                "index_version": assistant.version.name,
-                "refused_version": assistant.refused_version,
-            }
-        )
-
-    app.router.add_get(HEALTH_PATH, health)
-    add_metrics(app, dp, assistant)
+    add_health(app, dp, assistant)
     return app
 
 
