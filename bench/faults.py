@@ -391,6 +391,8 @@ async def overload(rate: float = 40.0, seconds: float = 30.0) -> dict:
         await wait_answered(api, mark, users, timeout=120)
         got = replies(api, mark, users)
         await bot.wait_stop()
+    log = bot.log.read_text(errors="replace")
+    slow = sum(1 for line in log.splitlines() if "too slow" in line or "not read within" in line)
     shutil.rmtree(work, ignore_errors=True)
     first = [min(at for at, _ in msgs) - sent[u] for u, msgs in got.items() if msgs]
     answer = [
@@ -402,6 +404,7 @@ async def overload(rate: float = 40.0, seconds: float = 30.0) -> dict:
     return {
         "rate_per_s": rate,
         "seconds": seconds,
+        "storage_waits_given_up": slow,
         "questions": len(users),
         "silent": len(users) - len(first),
         "first_message_within_5s": round(sum(1 for f in first if f <= 5) / len(users), 3),
