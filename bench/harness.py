@@ -36,7 +36,7 @@ from bot.retrieval.index import build_index
 from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-QUESTIONS = REPO / "tests" / "data" / "dev.jsonl"
+QUESTIONS = REPO / "knowledge" / "training" / "questions.jsonl"
 
 
 @dataclass

@@ -370,10 +370,11 @@ def cmd_run(args, settings: Settings) -> int:
 
 
 def _outcomes(args, settings: Settings, baseline: str | None):
+    from bot.knowledge.labelled import read_questions
     from bot.retrieval import evaluate
     from bot.retrieval.embed import make_embedder
 
-    questions = evaluate.read_questions(Path(args.questions))
+    questions = read_questions(Path(args.questions))
     assistant = service.open_assistant(settings)
     kb = assistant.version.kb
     unknown = evaluate.check_ids(questions, kb)

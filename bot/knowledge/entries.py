@@ -43,12 +43,15 @@ class Source:
 @dataclass(frozen=True)
 class LocalText:
     """One language's text. `short` is the first message a user reads (what to do
-    first, the key number, whom to contact); `answer` is the full answer behind "More"."""
+    first, the key number, whom to contact); `answer` is the full answer behind "More".
+    `not_about` are questions that sound like this entry but are not about it ("патент
+    на изобретение" for the work patent): the scorer learns to refuse them."""
 
     title: str
     questions: tuple[str, ...]
     answer: str
     short: str = ""
+    not_about: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,13 @@ class Entry:
             review_by=dt.date.fromisoformat(data["review_by"]),
             sources=tuple(Source(**s) for s in data["sources"]),
             text={
-                lang: LocalText(t["title"], tuple(t["questions"]), t["answer"], t.get("short", ""))
+                lang: LocalText(
+                    t["title"],
+                    tuple(t["questions"]),
+                    t["answer"],
+                    t.get("short", ""),
+                    tuple(t.get("not_about", ())),
+                )
                 for lang, t in data["text"].items()
             },
             tags=tuple(data.get("tags", ())),

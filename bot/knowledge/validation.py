@@ -54,7 +54,7 @@ TOP_FIELDS = {
     "sources": True,
     "text": True,
 }
-TEXT_FIELDS = ("title", "short", "questions", "answer")
+TEXT_FIELDS = ("title", "short", "questions", "answer", "not_about")
 REVIEW_FIELDS = ("by", "date", "source")
 
 __all__ = [
@@ -185,8 +185,10 @@ class _EntryChecker(DocumentChecker):
         if isinstance(block, dict):
             for key in ("title", "short", "answer"):
                 texts.append((str(block.get(key) or ""), ("text", "uz", key)))
-            for i, q in enumerate(block.get("questions") or []):
-                texts.append((str(q), ("text", "uz", "questions", i)))
+            for key in ("questions", "not_about"):
+                items = block.get(key)
+                for i, q in enumerate(items if isinstance(items, list) else []):
+                    texts.append((str(q), ("text", "uz", key, i)))
         for i, source in enumerate(data.get("sources") or []):
             if isinstance(source, dict) and isinstance(source.get("titles"), dict):
                 texts.append((str(source["titles"].get("uz") or ""), ("sources", i, "titles")))
@@ -356,9 +358,51 @@ class _EntryChecker(DocumentChecker):
                     lang,
                     "questions",
                 )
+        not_about = self._check_not_about(lang, block.get("not_about"), questions)
         if title is None or answer is None or short is None:
             return None
-        return LocalText(title, tuple(questions), answer, short)
+        return LocalText(title, tuple(questions), answer, short, not_about)
+
+    def _check_not_about(self, lang: str, raw: Any, questions: list[str]) -> tuple[str, ...]:
+        """`not_about`: optional; a list of questions that sound like this entry but are
+        not about it. One that is also among the entry's own questions would teach the
+        scorer to refuse the entry's own question, so it is an error."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.error(
+                f"text.{lang}.not_about must be a list of questions this entry does not "
+                f"answer (in {LANGUAGE_NAMES[lang]}), e.g. - патент на изобретение",
+                "text",
+                lang,
+                "not_about",
+            )
+            return ()
+        own = {_plain(q) for q in questions}
+        phrases: list[str] = []
+        for i, item in enumerate(raw):
+            text = nonempty_text(item)
+            if text is None:
+                self.error(
+                    f"text.{lang}.not_about item {i + 1} is empty", "text", lang, "not_about", i
+                )
+            elif _plain(text) in own:
+                self.error(
+                    f"text.{lang}.not_about item {i + 1} ({text!r}) is also one of this entry's "
+                    "questions: remove it from one of the two lists",
+                    "text",
+                    lang,
+                    "not_about",
+                    i,
+                )
+            else:
+                phrases.append(text)
+        return tuple(phrases)
+
+
+def _plain(text: str) -> str:
+    """Case and spacing folded, to compare what staff typed in two lists."""
+    return " ".join(text.casefold().split())
 
 
 def check_entry_text(

@@ -8,19 +8,17 @@ overall; see `score_group` for their definitions.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import faiss
 import numpy as np
 
 from bot.domain import NO_ANSWER
-from bot.errors import InputError
 from bot.knowledge.entries import KnowledgeBase
+from bot.knowledge.labelled import Question
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.embed import Embedder
 from bot.retrieval.followups import Context, contextualise
@@ -35,23 +33,6 @@ from bot.settings import Settings
 FOLLOWUP_EVAL_WINDOW = 1.0
 
 
-class BadQuestionsFile(InputError):
-    pass
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    expected: tuple[str, ...]  # empty = out of scope
-    lang: str | None
-    line: int
-    # The message before this one, for a follow-up ("а для таджиков?" after it).
-    context: str | None = None
-    # How it is written (short, typo, translit, mixed, story, formal, oos): reported
-    # separately, because stories and mixed-language messages fail differently.
-    style: str | None = None
-
-
 @dataclass
 class Outcome:
     question: Question
@@ -62,39 +43,6 @@ class Outcome:
     scores: list[Candidate]
     latency_ms: float
     reply_lang: str = ""  # the language (and "-cyrl" for Cyrillic Uzbek) of the reply
-
-
-def read_questions(path: Path) -> list[Question]:
-    questions = []
-    for n, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-            text = item["text"]
-            expected = item.get("expected")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadQuestionsFile(f"{path}:{n}: not a question line ({exc})") from exc
-        if expected is None:
-            exp: tuple[str, ...] = ()
-        elif isinstance(expected, str):
-            exp = (expected,)
-        elif isinstance(expected, list) and all(isinstance(e, str) for e in expected):
-            exp = tuple(expected)
-        else:
-            raise BadQuestionsFile(f"{path}:{n}: 'expected' must be an id, a list of ids or null")
-        if not isinstance(text, str):
-            raise BadQuestionsFile(f"{path}:{n}: 'text' must be a string")
-        context = item.get("context")
-        if context is not None and not isinstance(context, str):
-            raise BadQuestionsFile(f"{path}:{n}: 'context' must be a string")
-        style = item.get("style")
-        if style is not None and not isinstance(style, str):
-            raise BadQuestionsFile(f"{path}:{n}: 'style' must be a string")
-        questions.append(Question(text, exp, item.get("lang"), n, context, style))
-    if not questions:
-        raise BadQuestionsFile(f"{path}: no questions")
-    return questions
 
 
 def check_ids(questions: Sequence[Question], kb: KnowledgeBase) -> list[str]:

@@ -217,3 +217,39 @@ def test_content_hash_changes_with_content_only(kb_dir):
     assert load_kb(kb_dir, today=TODAY).content_hash == before
     edit(kb_dir / "kz-stay.yaml", "kazakhstan stay limit", "kazakhstan stay limits")
     assert load_kb(kb_dir, today=TODAY).content_hash != before
+
+
+def test_not_about_is_read_per_language(kb_dir):
+    path = kb_dir / "patent-payment.yaml"
+    edit(
+        path,
+        "      - kak oplatit patent\n",
+        '      - kak oplatit patent\n    not_about:\n      - "патент на изобретение"\n',
+    )
+    kb, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    assert kb["patent-payment"].text["ru"].not_about == ("патент на изобретение",)
+    assert kb["patent-payment"].text["en"].not_about == ()
+
+
+def test_not_about_that_is_also_a_question_is_an_error(kb_dir):
+    path = kb_dir / "patent-payment.yaml"
+    edit(
+        path,
+        "      - kak oplatit patent\n",
+        "      - kak oplatit patent\n    not_about:\n      - Как оплатить  патент\n",
+    )
+    err = only_error(kb_dir)
+    assert "not_about item 1" in err.message and "also one of this entry's questions" in err.message
+    assert err.line == line_of(path, "Как оплатить  патент")
+
+
+def test_not_about_must_be_a_list(kb_dir):
+    path = kb_dir / "patent-payment.yaml"
+    edit(
+        path,
+        "      - kak oplatit patent\n",
+        "      - kak oplatit patent\n    not_about: изобретение\n",
+    )
+    err = only_error(kb_dir)
+    assert "text.ru.not_about must be a list" in err.message

@@ -3,8 +3,9 @@ questions refused), whatever the utility would prefer."""
 
 import pytest
 
+from bot.knowledge.labelled import BadQuestionsFile, Question, read_questions
 from bot.retrieval import evaluate
-from bot.retrieval.evaluate import Outcome, Question, calibrate, redecide, score_group
+from bot.retrieval.evaluate import Outcome, calibrate, redecide, score_group
 from bot.retrieval.results import Candidate
 from bot.settings import Settings
 
@@ -114,7 +115,7 @@ def test_questions_with_a_style_are_also_reported_by_style(tmp_path):
     ]
     path = tmp_path / "q.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    questions = evaluate.read_questions(path)
+    questions = read_questions(path)
     assert [q.style for q in questions] == ["short", "story", None]
     right = [Candidate("a", 1.0)]
     outcomes = [
@@ -128,5 +129,5 @@ def test_questions_with_a_style_are_also_reported_by_style(tmp_path):
     assert set(rep["by_style"]) == {"short", "story"}  # unlabelled lines only overall
     assert "~story" in evaluate.format_table([rep])
     (tmp_path / "bad.jsonl").write_text('{"text": "x", "style": 3}\n', encoding="utf-8")
-    with pytest.raises(evaluate.BadQuestionsFile, match="style"):
-        evaluate.read_questions(tmp_path / "bad.jsonl")
+    with pytest.raises(BadQuestionsFile, match="style"):
+        read_questions(tmp_path / "bad.jsonl")
