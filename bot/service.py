@@ -30,7 +30,9 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
     from tqdm import tqdm
 
     from bot.retrieval.embed import make_embedder
-    from bot.retrieval.index import build_index
+    from bot.retrieval.index import IndexVersion, build_index
+    from bot.retrieval.scorer import Scorer
+    from bot.retrieval.training import train_scorer
 
     embedder = make_embedder(settings)
     bar = None
@@ -47,6 +49,9 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
 
         return tick
 
+    def train(version: IndexVersion) -> Scorer:
+        return train_scorer(version, embedder, settings, settings.cache_path)
+
     try:
         return build_index(
             settings.kb_dir,
@@ -56,6 +61,7 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
             settings.kb_languages,
             progress=progress,
             force=force,
+            train=train if settings.scorer else None,
         )
     finally:
         if bar is not None:

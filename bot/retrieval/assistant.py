@@ -15,11 +15,13 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from bot.domain import LANGUAGES
 from bot.retrieval import smalltalk
+from bot.retrieval.cache import LruCache
 from bot.retrieval.embed import Embedder, make_embedder
 from bot.retrieval.index import (
     IndexNotFound,
@@ -55,17 +57,20 @@ class Assistant:
         self.embedder = embedder or make_embedder(settings)
         self._lock = threading.Lock()
         self._refused: str | None = None  # a CURRENT that failed to load: not retried
+        self._cache: LruCache[Result] = LruCache(settings.answer_cache_size)
+        # query vectors by text, shared by every version (they depend on the model only)
+        self._vectors: LruCache[np.ndarray] = LruCache(settings.answer_cache_size)
         self._ranker = self._load_at_start()
         self._last_check = time.monotonic()
         self._executor: ThreadPoolExecutor | None = None
-        self._cache = ResultCache(settings.answer_cache_size)
         self._batcher: MicroBatcher | None = None
 
     # ------------------------------------------------------------ index versions
 
     def _load(self, name: str | None) -> Ranker:
         version = load_index(self.settings.index_dir, self.embedder.model_id, name)
-        ranker = Ranker(version, self.embedder, self.settings)
+        scorer = version.scorer if self.settings.scorer else None
+        ranker = Ranker(version, self.embedder, self.settings, scorer, self._vectors)
         ranker.rank(["warm up"])  # fail here, not on a user's question
         log.info("serving index version %s (%s entries)", version.name, len(version.kb))
         return ranker
@@ -219,7 +224,7 @@ class Assistant:
         kb = ranker.version.kb
         if not self.settings.serve_drafts:
             ranked = [c for c in ranked if not kb[c.entry_id].is_draft]
-        decision, candidates = decide(ranked, self.settings)
+        decision, candidates = decide(ranked, self.settings, ranker.scorer)
         return Result(
             decision=decision,
             lang=lang,
@@ -253,31 +258,6 @@ class Assistant:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
-
-
-class ResultCache:
-    """A small LRU of results by (index version, language, normalised question)."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[tuple, Result] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Result | None:
-        with self._lock:
-            result = self._items.get(key)
-            if result is not None:
-                self._items.move_to_end(key)
-            return result
-
-    def put(self, key: tuple, result: Result) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._items[key] = result
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 class MicroBatcher:

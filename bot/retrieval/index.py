@@ -32,9 +32,14 @@ import numpy as np
 
 from bot.errors import MigrantBotError
 from bot.knowledge.entries import KnowledgeBase
+from bot.knowledge.labelled import read_questions, training_files
 from bot.knowledge.validation import load_kb
 from bot.retrieval.embed import Embedder
+from bot.retrieval.language import detect_language
 from bot.retrieval.normalize import normalize
+from bot.retrieval.queries import query_variants, searched
+from bot.retrieval.scorer import FILE as SCORER_FILE
+from bot.retrieval.scorer import Scorer, ScorerProblem
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -67,7 +72,7 @@ class Row:
 
     entry_id: str
     lang: str
-    kind: str  # question | title | answer
+    kind: str  # question | title | answer | not_about | labelled
     text: str
 
 
@@ -79,6 +84,7 @@ class IndexVersion:
     index: faiss.Index
     rows: list[Row]
     kb: KnowledgeBase
+    scorer: Scorer | None = None  # trained at reindex; None in versions built without
 
     @property
     def model_id(self) -> str:
@@ -97,6 +103,7 @@ class BuildReport:
     previous: str | None
     by_lang: dict[str, int] = field(default_factory=dict)
     unchanged: bool = False
+    scorer: dict = field(default_factory=dict)  # the scorer's training report, if trained
 
     def summary(self) -> str:
         if self.unchanged:
@@ -105,10 +112,20 @@ class BuildReport:
                 "knowledge and model (use --force to rebuild anyway)"
             )
         langs = ", ".join(f"{k} {v}" for k, v in sorted(self.by_lang.items()))
+        scored = ""
+        if self.scorer:
+            held = self.scorer.get("held_out", {})
+            scored = (
+                f"; scorer trained on {self.scorer.get('paraphrases', 0)} paraphrases, "
+                f"{self.scorer.get('not_about', 0)} not_about and "
+                f"{self.scorer.get('labelled', 0)} labelled questions (unseen labelled: "
+                f"{held.get('answer_right', 0)} answered right, {held.get('answer_wrong', 0)} "
+                f"wrong, {held.get('abstain_oos', 0)} out of scope refused)"
+            )
         return (
             f"built index {self.version}: {self.entries} entries, {self.rows} vectors "
             f"({langs}); embedded {self.embedded} new texts, {self.cached} from cache; "
-            f"{self.seconds:.1f} s; previous version: {self.previous or 'none'}"
+            f"{self.seconds:.1f} s; previous version: {self.previous or 'none'}{scored}"
         )
 
 
@@ -167,12 +184,19 @@ class EmbeddingCache:
 
 def index_rows(kb: KnowledgeBase) -> list[Row]:
     """Every text that gets a vector: each question paraphrase and title (embedded as
-    queries, since they are questions) and each answer (embedded as a passage)."""
+    queries, since they are questions), each answer (embedded as a passage) and each
+    `not_about` question (a query; it never ranks its entry, the scorer weighs it
+    against it)."""
     rows: list[Row] = []
     for entry in sorted(kb, key=lambda e: e.id):
         for lang, local in entry.text.items():
             seen: set[str] = set()
-            for kind, texts in (("title", [local.title]), ("question", local.questions)):
+            groups = (
+                ("title", [local.title]),
+                ("question", local.questions),
+                ("not_about", local.not_about),
+            )
+            for kind, texts in groups:
                 for text in texts:
                     norm = normalize(text)
                     if norm and norm not in seen:
@@ -180,6 +204,30 @@ def index_rows(kb: KnowledgeBase) -> list[Row]:
                         rows.append(Row(entry.id, lang, kind, norm))
             rows.append(Row(entry.id, lang, "answer", normalize(local.answer)))
     return rows
+
+
+def labelled_rows(kb_dir: Path, kb: KnowledgeBase) -> list[Row]:
+    """A row for each in-scope labelled question of knowledge/training/*.jsonl (its
+    first entry, in the form the bot embeds a question): real questions, written the
+    way people type, are found again by people who type alike. Questions about entries
+    that no longer exist, follow-ups and repeats are left out."""
+    rows: list[Row] = []
+    seen: set[tuple[str, str]] = set()
+    for path in training_files(kb_dir):
+        for q in read_questions(path):
+            if not q.expected or q.expected[0] not in kb or q.context is not None:
+                continue
+            detected = detect_language(q.text, hint=q.lang)
+            text = searched(query_variants(q.text, detected))
+            if text and (q.expected[0], text) not in seen:
+                seen.add((q.expected[0], text))
+                rows.append(Row(q.expected[0], q.lang or detected.lang, "labelled", text))
+    return rows
+
+
+def _rows_hash(rows: Sequence[Row]) -> str:
+    blob = json.dumps([r.__dict__ for r in rows], ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def _embed_rows(
@@ -250,20 +298,27 @@ def build_index(
     progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
     today: dt.date | None = None,
     force: bool = False,
+    train: Callable[[IndexVersion], Scorer] | None = None,
 ) -> BuildReport:
     """Validate the knowledge base, build a new version beside the old, switch to it.
 
     Raises `InvalidKnowledgeBase` (nothing is written) when the knowledge base has
     errors. `progress(total, ...)` may return a callback told how many texts were
     embedded in each step. When the version in service was built from the same
-    knowledge and model, nothing is built (unless `force`).
+    knowledge and model, nothing is built (unless `force`). `train` fits the version's
+    scorer (`bot.retrieval.training.train_scorer`) on the new vectors before the switch.
     """
     started = time.perf_counter()
     kb = load_kb(kb_dir, languages, today)  # refuses an invalid knowledge base
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_version_name(index_dir)
-    if not force and previous and _same_as(index_dir / previous, kb, embedder):
+    labelled = labelled_rows(kb_dir, kb)
+    if (
+        not force
+        and previous
+        and _same_as(index_dir / previous, kb, embedder, train is not None, _rows_hash(labelled))
+    ):
         return BuildReport(
             previous,
             index_dir / previous,
@@ -275,7 +330,7 @@ def build_index(
             previous,
             unchanged=True,
         )
-    rows = index_rows(kb)
+    rows = index_rows(kb) + labelled
 
     cache = EmbeddingCache(cache_path)
     try:
@@ -297,21 +352,30 @@ def build_index(
             json.dumps([r.__dict__ for r in rows], ensure_ascii=False), encoding="utf-8"
         )
         (tmp / "entries.json").write_text(kb.to_json(), encoding="utf-8")
+        scored: dict = {}
+        if train is not None:
+            draft = IndexVersion(name, tmp, {"model_id": embedder.model_id}, index, rows, kb)
+            scorer = train(draft)
+            scorer.save(tmp)
+            scored = {"scorer": scorer.report}
         by_lang: dict[str, int] = {}
         for r in rows:
             by_lang[r.lang] = by_lang.get(r.lang, 0) + 1
-        checksums = {f: file_sha256(tmp / f) for f in FILES if f != "manifest.json"}
+        stored = [f for f in (*FILES, SCORER_FILE) if f != "manifest.json" and (tmp / f).exists()]
+        checksums = {f: file_sha256(tmp / f) for f in stored}
         manifest = {
             "format": FORMAT,
             "version": name,
             "model_id": embedder.model_id,
             "dim": embedder.dim,
             "kb_hash": kb.content_hash,
+            "labelled_hash": _rows_hash(labelled),
             "built_at": built_at.isoformat(),
             "counts": {"entries": len(kb), "rows": len(rows), "by_lang": by_lang},
             "embedded": embedded,
             "cached": cached,
             "sha256": checksums,
+            **scored,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         os.replace(tmp, index_dir / name)
@@ -330,10 +394,13 @@ def build_index(
         seconds=time.perf_counter() - started,
         previous=previous,
         by_lang=by_lang,
+        scorer=scored.get("scorer", {}),
     )
 
 
-def _same_as(path: Path, kb: KnowledgeBase, embedder: Embedder) -> bool:
+def _same_as(
+    path: Path, kb: KnowledgeBase, embedder: Embedder, scored: bool, labelled: str
+) -> bool:
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -342,6 +409,8 @@ def _same_as(path: Path, kb: KnowledgeBase, embedder: Embedder) -> bool:
         manifest.get("format") == FORMAT
         and manifest.get("kb_hash") == kb.content_hash
         and manifest.get("model_id") == embedder.model_id
+        and (SCORER_FILE in (manifest.get("sha256") or {})) == scored
+        and manifest.get("labelled_hash", _rows_hash([])) == labelled
         and damage(path, manifest) is None  # a damaged version in service is rebuilt
     )
 
@@ -474,4 +543,12 @@ def load_index(index_dir: Path, model_id: str, name: str | None = None) -> Index
     unknown = {r.entry_id for r in rows} - set(kb.entries)
     if unknown:
         raise CorruptIndex(f"index version {name} has vectors for unknown entries {unknown}")
-    return IndexVersion(name, path, manifest, index, rows, kb)
+    scorer = None
+    if SCORER_FILE in (manifest.get("sha256") or {}):
+        try:
+            scorer = Scorer.load(path / SCORER_FILE, manifest["kb_hash"], manifest["model_id"])
+        except ScorerProblem as exc:
+            raise CorruptIndex(
+                f"index version {name}: {exc}; rebuild with `migrant-bot reindex`"
+            ) from exc
+    return IndexVersion(name, path, manifest, index, rows, kb, scorer)

@@ -81,7 +81,9 @@ class LexicalIndex:
             scores[entry_id] = s
         return scores
 
-    def coverage(self, queries: Sequence[str]) -> dict[str, float]:
+    def coverage(
+        self, queries: Sequence[str], without: tuple[str, str] | None = None
+    ) -> dict[str, float]:
         """Share of the query's informative words (IDF-weighted) found in each entry,
         in [0, 1]; the best over the query variants. Words no entry's titles and
         questions use weigh as the rarest word, and words the base never uses at all
@@ -89,8 +91,16 @@ class LexicalIndex:
         the base never mentions scores low everywhere. The share is of at most
         `COVERAGE_CAP` rarest-word weights, so a long message is not diluted by its
         story: an entry that has all the words of its question scores as for the
-        question alone."""
+        question alone.
+
+        `without` = (entry id, text): that entry's bag as if the text were not in it,
+        for training the scorer on a paraphrase left out of its own entry."""
         best: dict[str, float] = dict.fromkeys(self.ids, 0.0)
+        bags = self.bags
+        if without is not None and without[0] in self.ids:
+            at = self.ids.index(without[0])
+            bags = list(self.bags)
+            bags[at] = bags[at] - Counter(stems(without[1], self.prefix))
         foreign = UNKNOWN_WEIGHT * self.max_idf
         cap = COVERAGE_CAP * self.max_idf
         for query in queries:
@@ -99,7 +109,7 @@ class LexicalIndex:
                 continue
             weights = {t: self.idf.get(t, self.max_idf if t in self.known else foreign) for t in q}
             total = min(sum(weights.values()), cap)
-            for entry_id, bag in zip(self.ids, self.bags, strict=True):
+            for entry_id, bag in zip(self.ids, bags, strict=True):
                 hit = sum(w for t, w in weights.items() if t in bag)
                 best[entry_id] = max(best[entry_id], min(1.0, hit / total))
         return best

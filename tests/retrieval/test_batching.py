@@ -86,7 +86,10 @@ def test_repeated_question_comes_from_the_cache(fresh, embedder, monkeypatch):
     again = assistant.ask("  Как заплатить   за ПАТЕНТ ")  # same after normalisation
     assert again.entry_id == first.entry_id == "patent-payment"
     assert calls == []
-    assistant.ask("как заплатить за патент", lang="en")  # another reply language: ranked anew
+    # another reply language is ranked anew, from the cached vector: still no model call
+    english = assistant.ask("как заплатить за патент", lang="en")
+    assert english.lang == "en" and english is not first and calls == []
+    assistant.ask("как заплатить за патент в москве")
     assert len(calls) == 1
 
 

@@ -3,7 +3,7 @@ import pytest
 from bot.retrieval.countries import mentioned_countries, other_country
 from bot.retrieval.language import detect_language
 from bot.retrieval.normalize import fold_letters, normalize, script_of, tokens
-from bot.retrieval.queries import clause_variants, clauses, query_variants
+from bot.retrieval.queries import clause_variants, clauses, query_variants, searched
 from bot.retrieval.transliterate import (
     ru_latin_to_cyrillic,
     uz_cyrillic_to_latin,
@@ -230,7 +230,13 @@ def test_clause_variants_come_in_the_knowledge_base_script_and_not_the_whole():
     )
     detected = detect_language(text)
     parts = clause_variants(text, detected)
-    assert "ҳозир москвада қурилишда ишлаяпман" in parts
-    assert "patent pulini qanday to'layman" in parts  # also searched in Latin
-    assert not set(parts) & set(query_variants(text, detected))
-    assert query_variants(text, detected)[0].startswith("ассалому алайкум")
+    # each clause once, in the base's (Latin) script: one model input per clause
+    assert parts == [
+        "assalomu alaykum, men samarqanddan keldim",
+        "hozir moskvada qurilishda ishlayapman",
+        "patent pulini qanday to'layman",
+    ]
+    whole = query_variants(text, detected)
+    assert whole[0].startswith("ассалому алайкум")  # matched word by word in both scripts
+    assert searched(whole).startswith("assalomu alaykum")  # embedded in Latin only
+    assert searched(whole) not in parts
