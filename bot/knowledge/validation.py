@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain import ENTRY_COUNTRIES, LANGUAGE_NAMES, LANGUAGES
 from bot.errors import ProblemsFound
 from bot.knowledge.entries import Entry, KnowledgeBase, LocalText, Review, Source
+from bot.knowledge.labelled import BadQuestionsFile, read_questions, training_files
 from bot.knowledge.yamldoc import (
     ID_PATTERN,
     URL_PATTERN,
@@ -489,8 +490,37 @@ def check_kb(
                         f"related id '{rid}' does not exist in {kb_dir}; fix the id or remove it",
                     )
                 )
+    problems.extend(_check_training(kb_dir, set(first_seen)))
     problems.sort(key=lambda p: (p.path, p.line))
     return KnowledgeBase(entries), problems
+
+
+def _check_training(kb_dir: Path, ids: set[str]) -> list[Problem]:
+    """The labelled questions in knowledge/training/ (`bot.knowledge.labelled`): a line
+    that cannot be read is an error (reindex would stop on it); one that names an entry
+    that does not exist is left out of training, with a warning."""
+    found: list[Problem] = []
+    for path in training_files(kb_dir) if kb_dir.is_dir() else []:
+        try:
+            questions = read_questions(path)
+        except BadQuestionsFile as exc:
+            where, _, message = str(exc).partition(": ")
+            line = where.rsplit(":", 1)[-1]
+            found.append(Problem(str(path), int(line) if line.isdigit() else 1, message))
+            continue
+        for q in questions:
+            for entry_id in q.expected:
+                if entry_id not in ids:
+                    found.append(
+                        Problem(
+                            str(path),
+                            q.line,
+                            f"'{entry_id}' is not an entry id: this question is left out of "
+                            "training; fix the id or remove the line",
+                            "warning",
+                        )
+                    )
+    return found
 
 
 def load_kb(

@@ -271,19 +271,23 @@ UTILITY = {
 }
 
 
-def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ...]) -> float:
+def outcome_kind(decision: str, candidates: list[Candidate], expected: tuple[str, ...]) -> str:
+    """Which of the `UTILITY` outcomes a decision is for a question labelled `expected`
+    (empty: out of scope)."""
     if not expected:
-        return UTILITY[
-            {"abstain": "abstain_oos", "smalltalk": "abstain_oos", "answer": "answer_oos"}.get(
-                decision, "clarify_oos"
-            )
-        ]
+        return {"abstain": "abstain_oos", "smalltalk": "abstain_oos", "answer": "answer_oos"}.get(
+            decision, "clarify_oos"
+        )
     if decision in NO_ANSWER:
-        return UTILITY["abstain_in_scope"]
+        return "abstain_in_scope"
     if decision == "answer":
-        return UTILITY["answer_right" if candidates[0].entry_id in expected else "answer_wrong"]
+        return "answer_right" if candidates[0].entry_id in expected else "answer_wrong"
     hit = any(c.entry_id in expected for c in candidates)
-    return UTILITY["clarify_right" if hit else "clarify_wrong"]
+    return "clarify_right" if hit else "clarify_wrong"
+
+
+def _utility(decision: str, candidates: list[Candidate], expected: tuple[str, ...]) -> float:
+    return UTILITY[outcome_kind(decision, candidates, expected)]
 
 
 LEXICAL_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)

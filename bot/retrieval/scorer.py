@@ -175,6 +175,15 @@ def fit_logistic(
     return w[:-1], float(w[-1])
 
 
+def stable(values: np.ndarray) -> list[float]:
+    """Values rounded to 9 significant digits. BLAS may split a sum differently from one
+    run to the next, and Newton's steps carry the last-bit difference into the 12th
+    digit of the weights (measured, 2026-12-03); rounded, two builds of the same
+    knowledge write the same file (unless a weight falls within 1e-12 of a rounding
+    boundary), and no probability moves by more than 1e-8."""
+    return [float(f"{v:.9g}") for v in values]
+
+
 @dataclass
 class Scorer:
     """A fitted logistic regression over `FEATURES` with its decision thresholds, for
@@ -206,7 +215,10 @@ class Scorer:
         scale = x.std(axis=0)
         scale[scale < 1e-9] = 1.0
         w, b = fit_logistic((x - mean) / scale, y, weight, l2)
-        return cls(mean.tolist(), scale.tolist(), w.tolist(), b, thresholds, kb_hash, model_id)
+        return cls(
+            stable(mean), stable(scale), stable(w), stable(np.array([b]))[0], thresholds,
+            kb_hash, model_id,
+        )  # fmt: skip
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)

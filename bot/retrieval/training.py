@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.domain import NO_ANSWER
 from bot.knowledge.labelled import read_questions, training_files
 from bot.retrieval import smalltalk
 from bot.retrieval.embed import Embedder
+from bot.retrieval.evaluate import UTILITY, outcome_kind
 from bot.retrieval.index import EmbeddingCache, IndexVersion
 from bot.retrieval.language import detect_language
 from bot.retrieval.queries import clause_variants, query_variants, searched
@@ -47,18 +47,6 @@ L2 = 1.0
 # of out-of-scope ones refused (offering topics is not a refusal).
 MAX_WRONG = 0.03
 MIN_OOS_REFUSED = 0.90
-# What an outcome is worth to the person who asked (as in `migrant-bot calibrate`): a
-# wrong confident answer costs five right ones.
-UTILITY = {
-    "answer_right": 1.0,
-    "answer_wrong": -5.0,
-    "clarify_right": 0.5,
-    "clarify_wrong": -0.5,
-    "abstain_in_scope": 0.0,
-    "abstain_oos": 1.0,
-    "answer_oos": -5.0,
-    "clarify_oos": -0.5,
-}
 
 
 @dataclass
@@ -166,19 +154,6 @@ def _ranked(scorer: Scorer, e: Example) -> list[Candidate]:
     return out
 
 
-def utility(decision: str, shown: list[Candidate], expected: tuple[str, ...]) -> tuple[float, str]:
-    """What the outcome is worth, and its kind (a key of `UTILITY`)."""
-    if not expected:
-        kind = {"abstain": "abstain_oos", "answer": "answer_oos"}.get(decision, "clarify_oos")
-    elif decision in NO_ANSWER:
-        kind = "abstain_in_scope"
-    elif decision == "answer":
-        kind = "answer_right" if shown[0].entry_id in expected else "answer_wrong"
-    else:
-        kind = "clarify_right" if any(c.entry_id in expected for c in shown) else "clarify_wrong"
-    return UTILITY[kind], kind
-
-
 def choose_thresholds(
     ranked: Sequence[list[Candidate]], expected: Sequence[tuple[str, ...]]
 ) -> tuple[Thresholds, dict]:
@@ -194,8 +169,8 @@ def choose_thresholds(
                 t = Thresholds(answer, margin, clarify)
                 total, kinds = 0.0, {k: 0 for k in UTILITY}
                 for r, exp in zip(ranked, expected, strict=True):
-                    value, kind = utility(*decide_on(r, t), exp)
-                    total += value
+                    kind = outcome_kind(*decide_on(r, t), exp)
+                    total += UTILITY[kind]
                     kinds[kind] += 1
                 safe = (
                     kinds["answer_wrong"] <= MAX_WRONG * n_in

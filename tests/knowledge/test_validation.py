@@ -253,3 +253,21 @@ def test_not_about_must_be_a_list(kb_dir):
     )
     err = only_error(kb_dir)
     assert "text.ru.not_about must be a list" in err.message
+
+
+def test_training_questions_are_checked(kb_dir):
+    training = kb_dir / "training"
+    training.mkdir()
+    (training / "questions.jsonl").write_text(
+        '{"text": "как оплатить патент", "expected": "patent-payment"}\n'
+        '{"text": "старый вопрос", "expected": "removed-entry"}\n',
+        encoding="utf-8",
+    )
+    _, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    (warning,) = [p for p in problems if "removed-entry" in p.message]
+    assert warning.severity == "warning" and warning.line == 2
+    (training / "more.jsonl").write_text('{"text": "x", "expected": 5}\n', encoding="utf-8")
+    err = only_error(kb_dir)
+    assert err.path.endswith("more.jsonl") and err.line == 1
+    assert "'expected' must be an id" in err.message
