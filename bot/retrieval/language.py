@@ -100,6 +100,54 @@ _WORDS: dict[str, set[str]] = {
 }
 
 LATIN_RU = "ru-latn"
+
+# How people type the Cyrillic letters of Kazakh, Kyrgyz and Tajik on a Latin keyboard
+# (a phone without the layout): each letter's usual spellings. The Latin word lists of
+# those languages are their Cyrillic lists above spelt this way, so that the two never
+# drift apart; a few words that only appear typed in Latin are added below.
+_LATIN_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "а": ("a",), "ә": ("a", "ae"), "б": ("b",), "в": ("v",), "г": ("g",),
+    "ғ": ("g", "gh"), "д": ("d",), "е": ("e",), "ё": ("yo",), "ж": ("zh", "j"),
+    "з": ("z",), "и": ("i",), "ӣ": ("i",), "й": ("y", "i"), "к": ("k",), "қ": ("q", "k"),
+    "л": ("l",), "м": ("m",), "н": ("n",), "ң": ("n", "ng"), "о": ("o",), "ө": ("o",),
+    "п": ("p",), "р": ("r",), "с": ("s",), "т": ("t",), "у": ("u",), "ӯ": ("u",),
+    "ұ": ("u",), "ү": ("u",), "ф": ("f",), "х": ("kh", "h", "x"), "ҳ": ("h",),
+    "ц": ("ts", "c"), "ч": ("ch",), "ҷ": ("j", "ch"), "ш": ("sh",), "щ": ("sch",),
+    "ъ": ("",), "ы": ("y", "i"), "і": ("i",), "ь": ("",), "э": ("e",), "ю": ("yu",),
+    "я": ("ya",), "һ": ("h",),
+}  # fmt: skip
+# More than this many spellings of one word: keep the first ones (long words with many
+# ambiguous letters would otherwise flood the list with forms nobody types).
+MAX_SPELLINGS = 8
+
+
+def latin_spellings(word: str) -> set[str]:
+    """The ways `word` (Cyrillic) is typed in Latin letters."""
+    forms = [""]
+    for ch in word:
+        options = _LATIN_SPELLINGS.get(ch)
+        if options is None:
+            return set()  # not a Cyrillic word of these languages
+        forms = [f + o for f in forms for o in options][:MAX_SPELLINGS]
+    return {f for f in forms if len(f) > 1}
+
+
+# Kazakh, Kyrgyz and Tajik typed in Latin letters ("Reseide qansha kun turuga bolady").
+# Words the other Latin-script candidates share (English "bar", Uzbek "kun", "men")
+# count for each; the distinctive ones decide.
+_LATIN_EXTRA = {
+    "kk": "jane ne bolama bolady qaita kaita qazaqstan qazaqstanda zhyl jyl",
+    "ky": "jarandary zharandary kyrgyzstandyk",
+    "tg": "chand chi chiz baroi dar mekunam kunam ast nest tojikon metavonam shavad meshavad",
+}
+# Spelt alike in English ("kyrgyz migrant services"): no vote for either language.
+_SAME_IN_ENGLISH = {"kyrgyz", "bar", "men", "ban", "pay", "can"}
+for _lang in ("kk", "ky", "tg"):
+    _WORDS[f"{_lang}-latn"] = (
+        {form for word in _WORDS[_lang] for form in latin_spellings(word)}
+        | set(_LATIN_EXTRA[_lang].split())
+    ) - _SAME_IN_ENGLISH
+LATIN_TURKIC = {"kk-latn": "kk", "ky-latn": "ky", "tg-latn": "tg"}
 # Votes another Cyrillic language needs to win over Russian words mixed into it (one
 # distinctive word or letter of its own).
 MIXED_MIN = 1.5
@@ -125,7 +173,7 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
     if script == "cyrl":
         candidates = ("ru", "kk", "ky", "tg", "uz")
     elif script == "latn":
-        candidates = ("en", "uz", LATIN_RU)
+        candidates = ("en", "uz", LATIN_RU, "kk-latn", "ky-latn", "tg-latn")
     else:
         lang = hint if hint else "ru"
         return Detected(lang, script)
@@ -163,4 +211,4 @@ def detect_language(text: str, hint: str | None = None) -> Detected:
         best = "en"
     if best == LATIN_RU:
         return Detected("ru", script, latin_russian=True)
-    return Detected(best, script)
+    return Detected(LATIN_TURKIC.get(best, best), script)

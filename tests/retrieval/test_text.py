@@ -240,3 +240,29 @@ def test_clause_variants_come_in_the_knowledge_base_script_and_not_the_whole():
     assert whole[0].startswith("ассалому алайкум")  # matched word by word in both scripts
     assert searched(whole).startswith("assalomu alaykum")  # embedded in Latin only
     assert searched(whole) not in parts
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # Kazakh, Kyrgyz and Tajik typed on a Latin keyboard, without their letters
+        ("zhumys ruqsatyn qalai alamyn", "kk"),
+        ("emne kylam, patent kantip alam", "ky"),
+        ("baroi giriftani patent chi kor kunam", "tg"),
+        # ... while English, Uzbek and Russian in Latin letters stay what they were
+        ("how many days can i stay in kazakhstan", "en"),
+        ("kyrgyz citizens work permit", "en"),
+        ("patent qancha turadi", "uz"),
+        ("skolko stoit patent", "ru"),
+    ],
+)
+def test_latin_typed_languages(text, lang):
+    assert detect_language(text).lang == lang
+
+
+def test_latin_spellings_of_a_cyrillic_word():
+    from bot.retrieval.language import latin_spellings
+
+    assert {"qalay", "kalai", "qalai"} <= latin_spellings("қалай")
+    assert "zhumys" in latin_spellings("жұмыс") and "jumys" in latin_spellings("жұмыс")
+    assert latin_spellings("patent") == set()  # not Cyrillic
