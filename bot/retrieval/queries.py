@@ -8,7 +8,11 @@ import re
 
 from bot.retrieval.language import Detected
 from bot.retrieval.normalize import normalize, tokens
-from bot.retrieval.transliterate import ru_latin_to_cyrillic, uz_cyrillic_to_latin
+from bot.retrieval.transliterate import (
+    ru_latin_to_cyrillic,
+    turkic_latin_to_cyrillic,
+    uz_cyrillic_to_latin,
+)
 
 # A message longer than this many words is also searched clause by clause (see `clauses`).
 LONG_QUESTION_WORDS = 12
@@ -41,6 +45,8 @@ def _forms(part: str, detected: Detected) -> list[str]:
         forms = [norm, ru_latin_to_cyrillic(norm)]
     elif detected.lang == "uz" and detected.script == "cyrl":
         forms = [norm, uz_cyrillic_to_latin(norm)]
+    elif detected.lang in ("kk", "ky", "tg") and detected.script == "latn":
+        forms = [norm, turkic_latin_to_cyrillic(norm, detected.lang)]
     else:
         forms = [norm]
     return [v for i, v in enumerate(forms) if v and v not in forms[:i]]
@@ -48,8 +54,9 @@ def _forms(part: str, detected: Detected) -> list[str]:
 
 def query_variants(text: str, detected: Detected) -> list[str]:
     """The normalised question plus its transliteration into the script the knowledge
-    base answers in (Cyrillic for Russian, Latin for Uzbek). Both are matched word by
-    word; only the last, in the base's script, is embedded (`searched`)."""
+    base answers in (Cyrillic for Russian, Kazakh, Kyrgyz and Tajik typed in Latin
+    letters; Latin for Uzbek typed in Cyrillic). Both are matched word by word; only
+    the last, in the base's script, is embedded (`searched`)."""
     return _forms(text, detected)
 
 

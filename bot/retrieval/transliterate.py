@@ -85,6 +85,82 @@ def ru_latin_to_cyrillic(text: str) -> str:
     return "".join(out)
 
 
+# Kazakh, Kyrgyz and Tajik typed in Latin letters, read back into their Cyrillic (the
+# script the knowledge base has them in): the common Latin spellings, then the letters
+# each language writes differently (j is ж in Kazakh and Kyrgyz, ҷ in Tajik; h is ҳ in
+# Tajik). The special vowels (ө, ү, ұ, і, ә, ӣ, ӯ) cannot be told from plain ones and are
+# left plain: the model and the lexical folding (`fold_letters`) read them alike.
+_TURKIC_LATIN = [
+    ("shch", "щ"),
+    ("sh", "ш"),
+    ("ch", "ч"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("gh", "ғ"),
+    ("ts", "ц"),
+    ("yu", "ю"),
+    ("ya", "я"),
+    ("yo", "ё"),
+    ("a", "а"),
+    ("b", "б"),
+    ("c", "ц"),
+    ("d", "д"),
+    ("e", "е"),
+    ("f", "ф"),
+    ("g", "г"),
+    ("i", "и"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("q", "қ"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("v", "в"),
+    ("w", "у"),
+    ("x", "х"),
+    ("y", "ы"),
+    ("z", "з"),
+    ("'", ""),
+]
+_TURKIC_OWN = {
+    "kk": {"j": "ж", "h": "х"},
+    "ky": {"j": "ж", "h": "х"},
+    "tg": {"j": "ҷ", "h": "ҳ", "y": "й"},
+}
+_VOWELS_LATIN = set("aeiouy")
+_TURKIC_SINGLE = {p: r for p, r in _TURKIC_LATIN if len(p) == 1}
+
+
+def turkic_latin_to_cyrillic(text: str, lang: str) -> str:
+    """Best-effort reading of Kazakh, Kyrgyz or Tajik typed in Latin letters ("qansha kun
+    turuga bolady", "chand ruz") in Cyrillic. `y` before a vowel is й."""
+    own = _TURKIC_OWN.get(lang, {})
+    low = text.lower()
+    out = []
+    i = 0
+    while i < len(low):
+        ch = low[i]
+        for pattern, repl in _TURKIC_LATIN:
+            if len(pattern) > 1 and low.startswith(pattern, i):
+                out.append(repl)
+                i += len(pattern)
+                break
+        else:
+            if ch == "y" and i + 1 < len(low) and low[i + 1] in _VOWELS_LATIN:
+                out.append("й")
+            elif ch in own:
+                out.append(own[ch])
+            else:
+                out.append(_TURKIC_SINGLE.get(ch, ch))
+            i += 1
+    return "".join(out)
+
+
 _UZ_CYR = {
     "а": "a",
     "б": "b",

@@ -266,3 +266,16 @@ def test_latin_spellings_of_a_cyrillic_word():
     assert {"qalay", "kalai", "qalai"} <= latin_spellings("қалай")
     assert "zhumys" in latin_spellings("жұмыс") and "jumys" in latin_spellings("жұмыс")
     assert latin_spellings("patent") == set()  # not Cyrillic
+
+
+def test_kazakh_kyrgyz_tajik_in_latin_are_searched_in_cyrillic():
+    from bot.retrieval.transliterate import turkic_latin_to_cyrillic
+
+    assert turkic_latin_to_cyrillic("qazaqstanda qansha kun", "kk") == "қазақстанда қанша кун"
+    assert turkic_latin_to_cyrillic("jumush kerek", "ky") == "жумуш керек"
+    assert turkic_latin_to_cyrillic("baroi giriftani patent", "tg") == "барои гирифтани патент"
+    assert turkic_latin_to_cyrillic("rossiya", "tg") == "россия"
+    text = "zhumys ruqsatyn qalai alamyn"
+    forms = query_variants(text, detect_language(text))
+    assert forms == ["zhumys ruqsatyn qalai alamyn", "жумыс руқсатын қалаи аламын"]
+    assert searched(forms) == "жумыс руқсатын қалаи аламын"
