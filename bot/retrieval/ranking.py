@@ -131,11 +131,19 @@ class Ranker:
         for n, (variants, parts) in enumerate(zip(questions, clauses, strict=True)):
             mid, end = start + 1, start + 1 + len(parts)
             own = skip[n] if skip else -1
-            ev = self._collect(variants, sims[start:mid], ids[start:mid], own)
+            ev = self._collect(sims[start:mid], ids[start:mid], own)
             if parts:
-                clause = self._collect(parts, sims[mid:end], ids[mid:end], own)
+                clause = self._collect(sims[mid:end], ids[mid:end], own)
                 ev.dense = self._lift(ev.dense, clause.dense)
                 ev.long = True
+            # what the question says of itself, once, over every entry found (the ones
+            # only a clause found too)
+            first = variants[0] if variants else ""
+            named = mentioned_countries(first)
+            ev.lang = detect_language(first).lang
+            ev.foreign = {e for e in ev.dense if other_country(self.country[e], named, ev.lang)}
+            ev.words = len(tokens(first))
+            ev.translit = len(variants) > 1
             ev.coverage = (
                 self.lexical.coverage(variants, without[n] if without else None)
                 if self.lexical_weight or self.scorer is not None or without
@@ -145,9 +153,9 @@ class Ranker:
             start = end
         return out
 
-    def _collect(
-        self, variants: list[str], sims: np.ndarray, ids: np.ndarray, skip: int
-    ) -> Evidence:
+    def _collect(self, sims: np.ndarray, ids: np.ndarray, skip: int) -> Evidence:
+        """The row signals of one set of searched texts; `evidence_many` adds what the
+        question says of itself."""
         dense: dict[str, float] = {}
         ask: dict[str, float] = {}
         answer: dict[str, float] = {}
@@ -175,10 +183,6 @@ class Ranker:
         top3 = {
             e: float(np.mean((sorted(s, reverse=True) + [floor] * 3)[:3])) for e, s in found.items()
         }
-        first = variants[0] if variants else ""
-        named = mentioned_countries(first)
-        detected = detect_language(first)
-        foreign = {e for e in dense if other_country(self.country[e], named, detected.lang)}
         return Evidence(
             dense=dense,
             ask=ask,
@@ -186,11 +190,11 @@ class Ranker:
             top3=top3,
             hits=hits,
             avoid=avoid,
-            foreign=foreign,
+            foreign=set(),
             floor=floor,
-            words=len(tokens(first)),
-            lang=detected.lang,
-            translit=len(variants) > 1,
+            words=0,
+            lang="",
+            translit=False,
         )
 
     @staticmethod

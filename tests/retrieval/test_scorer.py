@@ -8,10 +8,11 @@ import pytest
 
 from bot.knowledge.labelled import TRAINING_DIR
 from bot.retrieval.assistant import Assistant
-from bot.retrieval.index import CorruptIndex, build_index, file_sha256, load_index
+from bot.retrieval.index import CorruptIndex, file_sha256, load_index
 from bot.retrieval.results import Question
 from bot.retrieval.scorer import FILE, Scorer, ScorerProblem, Thresholds, fit_logistic
 from bot.retrieval.training import train_scorer
+from tests.retrieval.test_index import rebuild
 
 NOT_ABOUT = (
     "      - kak oplatit patent\n"
@@ -34,15 +35,10 @@ LABELLED = [
 
 
 def _build(settings, embedder, force=False):
-    return build_index(
-        settings.kb_dir,
-        settings.index_dir,
-        embedder,
-        settings.cache_path,
-        settings.kb_languages,
-        force=force,
-        train=lambda version: train_scorer(version, embedder, settings, settings.cache_path),
-    )
+    def train(version):
+        return train_scorer(version, embedder, settings, settings.cache_path)
+
+    return rebuild(settings, embedder, force=force, train=train)
 
 
 @pytest.fixture
@@ -162,3 +158,34 @@ def test_a_scorer_from_another_knowledge_version_is_refused(settings, embedder, 
     (other / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptIndex, match="trained for another knowledge version"):
         load_index(settings.index_dir, embedder.model_id, other.name)
+
+
+def test_an_entry_only_a_clause_finds_still_gets_the_country_check(settings, embedder):
+    """Evidence from hand-made vectors in a real FAISS index: the whole message finds
+    only the Russian entry, a clause only the Kazakh one; the question names Russia, so
+    the Kazakh entry is about another country even though only the clause found it."""
+    import faiss
+
+    from bot.knowledge.validation import load_kb
+    from bot.retrieval.index import IndexVersion, Row
+    from bot.retrieval.ranking import Ranker
+    from tests.conftest import FIXTURE_KB
+
+    kb = load_kb(FIXTURE_KB, settings.kb_languages)
+    # more Russian rows than the search returns, so the whole message's results hold
+    # no Kazakh row at all
+    rows = [Row("kz-stay", "ru", "question", "сколько дней в казахстане")] + [
+        Row("patent-payment", "ru", "question", f"оплата патента {i}") for i in range(70)
+    ]
+    dim = len(rows)
+    index = faiss.IndexFlatIP(dim)
+    index.add(np.eye(dim, dtype=np.float32))
+    ranker = Ranker(IndexVersion("v", settings.data_dir, {}, index, rows, kb), embedder, settings)
+    whole = np.zeros((1, dim), dtype=np.float32)
+    whole[0, 1:] = 1 / np.sqrt(dim - 1)  # near every Russian row, orthogonal to the Kazakh
+    clause = np.eye(dim, dtype=np.float32)[[0]]
+    question = ["я в россии работаю, оплата патента. а ещё вопрос про другое"]
+    (ev,) = ranker.evidence_many([question[:1]], [["другое"]], np.vstack([whole, clause]))
+    assert set(ev.dense) == {"patent-payment", "kz-stay"}
+    assert ev.foreign == {"kz-stay"}
+    assert ev.lang == "ru" and ev.long
