@@ -266,6 +266,18 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def dismiss_suggestion(self, suggestion_id: int) -> bool: ...
 
+    # -- the gaps log as the staff console reads it
+    @abc.abstractmethod
+    async def gap_log(self, since: dt.datetime, limit: int = 5000) -> list[Gap]:
+        """Every logged gap since `since`, newest first, one per row (`count` 1,
+        `last_seen` the time it was logged): the console groups them by meaning and
+        counts them per language and week."""
+
+    @abc.abstractmethod
+    async def drop_gap(self, text: str, lang: str) -> int:
+        """Delete the gaps with this text and language (staff handled them: the question
+        is now a paraphrase of an entry); returns rows deleted."""
+
     # -- updates seen (exactly-once handling across redeliveries and workers)
     @abc.abstractmethod
     async def claim_update(

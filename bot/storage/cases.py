@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.privacy import mask_personal
-from bot.storage import Case, CaseStats, Suggestion
+from bot.storage import Case, CaseStats, Gap, Suggestion
 from bot.storage.common import Clock, as_utc
 
 ORIGINS = ("user", "staff")
@@ -319,6 +319,27 @@ class CaseQueries(abc.ABC):
                 int(suggestion_id),
             )
         return changed > 0
+
+    # The gaps log as the staff console reads it (here because these queries, too, are
+    # written once for both backends).
+    async def gap_log(self, since: dt.datetime, limit: int = 5000) -> list[Gap]:
+        async with self._db() as db:
+            rows = await db.fetch(
+                "SELECT text, lang, reason, created_at FROM gaps WHERE created_at >= ? "
+                "ORDER BY created_at DESC, id DESC LIMIT ?",
+                since,
+                max(0, int(limit)),
+            )
+        found = []
+        for text, lang, reason, created in rows:
+            at = as_datetime(created)
+            assert at is not None
+            found.append(Gap(text=text, lang=lang, reason=reason, count=1, last_seen=at))
+        return found
+
+    async def drop_gap(self, text: str, lang: str) -> int:
+        async with self._db() as db:
+            return await db.execute("DELETE FROM gaps WHERE text = ? AND lang = ?", text, lang)
 
     @staticmethod
     async def _forget_cases(db: Db, user_key: str, chat_id: int) -> int:

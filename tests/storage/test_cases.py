@@ -150,3 +150,25 @@ async def test_forget_deletes_the_users_cases_and_messages_only(backend):
         for row in tables[table]:
             assert USER not in row and CHAT not in row and "мой вопрос" not in row, (table, row)
     assert await storage.open_case_of("keep") == theirs
+
+
+async def test_the_gap_log_row_by_row_and_dropping_handled_questions(backend):
+    """What the staff console reads (gaps per language and week) and deletes once a
+    question became a paraphrase; the other questions stay."""
+    storage = await backend.open()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    await storage.log_gap("u1", "патент через приложение", "ru", "abstain")
+    await storage.log_gap("u2", "патент через приложение", "ru", "downvote")
+    await storage.log_gap("u3", "патент через приложение", "tg", "abstain")
+    await storage.log_gap("u4", "шенгенская виза", "ru", "abstain")
+    rows = await storage.gap_log(since)
+    assert len(rows) == 4 and all(r.count == 1 for r in rows)
+    assert {(r.text, r.lang, r.reason) for r in rows} >= {
+        ("патент через приложение", "ru", "downvote"),
+        ("патент через приложение", "tg", "abstain"),
+    }
+    assert rows[0].last_seen >= rows[-1].last_seen  # the newest first
+    assert await storage.drop_gap("патент через приложение", "ru") == 2
+    left = {(r.text, r.lang) for r in await storage.gap_log(since)}
+    assert left == {("патент через приложение", "tg"), ("шенгенская виза", "ru")}
+    assert await storage.gap_log(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)) == []
