@@ -411,13 +411,22 @@ def check_entry_text(
 ) -> list[Problem]:
     """The problems of one entry file's text (not the checks across files: duplicate
     ids, related ids); for edits made by a command before they are written."""
+    return parse_entry_text(text, path, languages, today)[1]
+
+
+def parse_entry_text(
+    text: str, path: str, languages: Sequence[str] = LANGUAGES, today: dt.date | None = None
+) -> tuple[Entry | None, list[Problem]]:
+    """The entry in one file's text (None when it has errors) and its problems: what
+    the staff console previews and checks as staff type, before anything is saved."""
     problems: list[Problem] = []
+    entry = None
     doc = parse_document(text, path, problems)
     if doc is not None:
         checker = _EntryChecker(doc, path, languages, today or dt.date.today())
-        checker.check()
+        entry = checker.check()
         problems.extend(checker.problems)
-    return problems
+    return entry, problems
 
 
 def kb_files(kb_dir: Path) -> list[Path]:
