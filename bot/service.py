@@ -23,9 +23,17 @@ if TYPE_CHECKING:  # the model and FAISS load only when a command needs them
 log = logging.getLogger(__name__)
 
 
-def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> BuildReport:
+def reindex(
+    settings: Settings,
+    *,
+    quiet: bool = True,
+    force: bool = False,
+    report: Callable[[str, int, int], None] | None = None,
+) -> BuildReport:
     """Validate knowledge/, build a new index version beside the old ones and switch to
     it (`bot.retrieval.index.build_index`); a progress bar on stderr unless `quiet`.
+    `report(stage, done, total)` is told each step ("embedding" with the texts embedded
+    so far, then "training"), for a front end that shows progress (the staff console).
     Raises `InvalidKnowledgeBase` (nothing changed) when the knowledge base has errors."""
     from tqdm import tqdm
 
@@ -39,6 +47,16 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
 
     def progress(total: int, _done: int) -> Callable[[int], None] | None:
         nonlocal bar
+        if report is not None:
+            done = 0
+            report("embedding", 0, total)
+
+            def told(n: int) -> None:
+                nonlocal done
+                done += n
+                report("embedding", done, total)
+
+            return told
         if quiet or total == 0:
             return None
         bar = tqdm(total=total, desc="embedding new texts", unit="text", file=sys.stderr)
@@ -50,6 +68,8 @@ def reindex(settings: Settings, *, quiet: bool = True, force: bool = False) -> B
         return tick
 
     def train(version: IndexVersion) -> Scorer:
+        if report is not None:
+            report("training", 0, 0)
         return train_scorer(version, embedder, settings, settings.cache_path)
 
     try:
