@@ -22,10 +22,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # torch first, from the local CPU wheel, so that sentence-transformers never pulls a
-# CUDA build.
+# CUDA build. The browser tests use Debian's Chromium (Playwright cannot download its
+# own here): installed with apt-get if missing; if that is not possible they are skipped.
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[st,dev]'
+	bash scripts/install-chromium.sh
 	touch $@
 
 ## Compile the gettext catalogues (.po -> .mo); .mo files are never committed.

@@ -543,6 +543,75 @@ def _patent(args, rules) -> tuple[Any, str]:
     return result, headline
 
 
+def cmd_console(args, settings: Settings) -> int:
+    """Serve the staff console (bot/console): edit, review and publish from a browser."""
+    import uvicorn
+
+    from bot.console.accounts import AccountStore
+    from bot.console.app import create_app
+
+    host = args.host or settings.console_host
+    port = args.port or settings.console_port
+    if not AccountStore(settings.data_dir).all():
+        print(
+            "No staff accounts yet: create one with `migrant-bot accounts add NAME --role "
+            "editor` (or reviewer), then sign in.",
+            file=sys.stderr,
+        )
+    print(f"Staff console on http://{host}:{port}/ (Ctrl+C to stop)", file=sys.stderr)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def _new_password(args) -> str:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (at least 10 characters): ")
+    if first != getpass.getpass("Again: "):
+        raise CliError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_accounts(args, settings: Settings) -> int:
+    """Staff accounts of the console (DATA_DIR/console/accounts.json)."""
+    from bot.console.accounts import AccountStore
+
+    store = AccountStore(settings.data_dir)
+    if args.action == "list":
+        accounts = store.all()
+        for account in accounts.values():
+            print(f"{account.name}\t{account.role}")
+        if not accounts:
+            print("No accounts. Create one: migrant-bot accounts add NAME --role editor")
+        return 0
+    if not args.name:
+        raise CliError(f"`accounts {args.action}` needs an account name")
+    if args.action == "add":
+        if not args.role:
+            raise CliError("give --role editor or --role reviewer")
+        store.add(args.name, args.role, _new_password(args))
+        print(f"Account '{args.name.lower()}' ({args.role}) created.")
+    elif args.action == "password":
+        store.set_password(args.name, _new_password(args))
+        print(f"Password of '{args.name}' changed; its sessions are signed out.")
+    elif args.action == "signout":
+        store.sign_out_everywhere(args.name)
+        print(f"Every session of '{args.name}' is signed out.")
+    else:
+        store.remove(args.name)
+        print(f"Account '{args.name}' removed; its sessions no longer work.")
+    return 0
+
+
 def cmd_deadline(args, settings: Settings) -> int:
     from bot.deadlines.rulebook import InvalidRules, load_rules, rules_dir_for
 
@@ -673,6 +742,18 @@ def build_parser() -> argparse.ArgumentParser:
                 help="read follow-ups (lines with a context) as questions of their own",
             )
         p.set_defaults(func=func)
+    p = sub.add_parser("console", help="serve the staff console (edit, review, publish)")
+    p.add_argument("--host", help="address to listen on (default: CONSOLE_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: CONSOLE_PORT, 8090)")
+    p.set_defaults(func=cmd_console)
+    p = sub.add_parser("accounts", help="staff accounts of the console")
+    p.add_argument("action", choices=("list", "add", "password", "signout", "remove"))
+    p.add_argument("name", nargs="?", help="account name (a login such as lawyer1)")
+    p.add_argument("--role", choices=("editor", "reviewer"))
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    p.set_defaults(func=cmd_accounts)
     p = sub.add_parser("bench", help="throughput and latency vs a naive bot (figures, JSON)")
     bench_options = _bench_module("options", required=False)
     if bench_options is not None:

@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     case_message_period: float = Field(600.0, gt=0)
     case_retention_days: int = Field(90, ge=1)
 
+    # The staff console (`migrant-bot console`): where it listens (loopback by default;
+    # put it behind the same HTTPS reverse proxy as the webhook), the address staff open
+    # (https:// makes session cookies Secure) and the key that signs session cookies
+    # (secret; when empty, a random one is generated once in DATA_DIR/console/secret).
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(8090, ge=1, le=65535)
+    console_public_url: str = ""
+    console_secret: SecretStr | None = None
+
     @model_validator(mode="before")
     @classmethod
     def _resolve_paths(cls, data: object) -> object:

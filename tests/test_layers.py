@@ -10,7 +10,7 @@ never a layer above it or a sibling of its own layer:
     bot.retrieval, bot.deadlines, answering questions; deadline tools; consultants'
     bot.handoff                   opening hours (a route to a person)
     bot.service                   opening the assistant, reindexing
-    bot.telegram                  the only place aiogram is imported
+    bot.telegram, bot.console     the only place aiogram is imported; the staff console
     bot.cli                       the front end nothing imports
 
 Benchmarks (bench/) and test support (tests/) are never imported by the package.
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bot.knowledge", "bot.storage"),
     ("bot.retrieval", "bot.deadlines", "bot.handoff"),
     ("bot.service",),
-    ("bot.telegram",),
+    ("bot.telegram", "bot.console"),
     ("bot.cli",),
 ]
 TELEGRAM_LIBRARIES = ("aiogram", "aiohttp")

@@ -1,0 +1,125 @@
+"""The console's web application: the route table, the headers every response carries,
+and opening the database for the app's lifetime.
+
+One Starlette app, server-rendered (Jinja2); the pages are in `signin`, `pages`,
+`entry_pages` and `gap_pages`, the checks they share in `guards`. Every page needs a
+signed-in staff member;
+every change is a POST with the session's CSRF token; each handler checks the role it
+needs. The knowledge files are read from KB_DIR on each request (cached by their
+modification times), so a change made by another worker, by git or by hand shows at
+once, and a save never overwrites a file that changed after the form was opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.console import entry_pages, gap_pages, pages, signin
+from bot.console.context import Console
+from bot.console.guards import console_of
+from bot.console.publishing import Publisher
+from bot.errors import MigrantBotError
+from bot.settings import Settings
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    detail = getattr(exc, "detail", "Not found")
+    return console_of(request).render(
+        request,
+        "message.html",
+        status,
+        title="Not found" if status == 404 else "Error",
+        message=str(detail),
+    )
+
+
+async def _headers(request: Request, call_next) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'none'",
+    )
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def create_app(
+    settings: Settings,
+    storage: Storage | None = None,
+    publisher: Publisher | None = None,
+    today: Callable[[], dt.date] = dt.date.today,
+) -> Starlette:
+    """The console app. Without `storage`, the configured database is opened at start
+    (gaps and /teach suggestions); without a database, those pages say so."""
+    console = Console(settings, storage, publisher, today)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        if console.storage is None:
+            from bot.storage.factory import open_storage
+
+            candidate = open_storage(settings)
+            try:
+                await candidate.open()
+                console.storage = candidate
+            except MigrantBotError as exc:
+                log.warning("console: no database (%s); gaps and suggestions not shown", exc)
+        try:
+            yield
+        finally:
+            if console._own_storage and console.storage is not None:
+                await console.storage.close()
+
+    routes = [
+        Route("/login", signin.login_page, methods=["GET"]),
+        Route("/login", signin.login, methods=["POST"]),
+        Route("/logout", signin.logout, methods=["POST"]),
+        Route("/", pages.home),
+        Route("/entries", entry_pages.entry_list),
+        Route("/entries/{entry_id}", entry_pages.entry_page, methods=["GET"]),
+        Route("/entries/{entry_id}", entry_pages.entry_save, methods=["POST"]),
+        Route("/entries/{entry_id}/check", entry_pages.entry_check, methods=["POST"]),
+        Route("/entries/{entry_id}/review", entry_pages.entry_review, methods=["POST"]),
+        Route("/entries/{entry_id}/add", entry_pages.entry_add, methods=["POST"]),
+        Route("/publish", pages.publish_page, methods=["GET"]),
+        Route("/publish", pages.publish, methods=["POST"]),
+        Route("/publish/state", pages.publish_state),
+        Route("/gaps", gap_pages.gaps_page),
+        Route("/gaps/paraphrase", gap_pages.add_paraphrase, methods=["POST"]),
+        Route("/gaps/new-entry", gap_pages.new_entry, methods=["POST"]),
+        Route("/gaps/dismiss", gap_pages.dismiss_gap, methods=["POST"]),
+        Route("/suggestions/dismiss", gap_pages.dismiss_suggestion, methods=["POST"]),
+        Route("/report", pages.report_page),
+        Route("/changes", pages.changes_page),
+        Mount(
+            "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_headers)],
+        exception_handlers={404: not_found, 405: not_found},
+    )
+    app.state.console = console
+    return app
