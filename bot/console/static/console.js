@@ -14,7 +14,7 @@ function counts(form) {
     if (!field) continue;
     const n = field.value.trim().length;
     span.textContent = n + " characters";
-    span.classList.toggle("bad", n > 500);
+    span.classList.toggle("bad", n > Number(span.dataset.limit || Infinity));
   }
 }
 
