@@ -22,6 +22,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -42,7 +43,9 @@ class Account:
     name: str
     role: str
     password: str  # "scrypt$N$r$p$salt$hash", never the password itself
-    generation: int = 0  # raised by "sign out everywhere" and a new password
+    # In every session cookie of the account; a new one (a new password, "sign out
+    # everywhere", the account removed and added again) ends every session at once.
+    sessions: str = ""
 
     def can(self, role: str) -> bool:
         """A reviewer can do everything an editor can."""
@@ -68,6 +71,10 @@ def password_matches(stored: str, password: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, _unb64(digest))
+
+
+def _session_key() -> str:
+    return secrets.token_urlsafe(12)
 
 
 @functools.cache
@@ -132,7 +139,7 @@ class AccountStore:
                     f"account '{name}' already exists; use `migrant-bot accounts password "
                     f"{name}` to change its password"
                 )
-            accounts[name] = Account(name, role, hash_password(password))
+            accounts[name] = Account(name, role, hash_password(password), _session_key())
             self._write(accounts)
         return accounts[name]
 
@@ -140,20 +147,22 @@ class AccountStore:
         _check_password(password)
         return self._change(
             name,
-            lambda a: replace(a, password=hash_password(password), generation=a.generation + 1),
+            lambda a: replace(a, password=hash_password(password), sessions=_session_key()),
         )
 
     def sign_out_everywhere(self, name: str) -> Account:
-        return self._change(name, lambda a: replace(a, generation=a.generation + 1))
+        return self._change(name, lambda a: replace(a, sessions=_session_key()))
 
     def remove(self, name: str) -> None:
+        name = name.strip().lower()
         with locked(self.path):
             accounts = self.all()
             if accounts.pop(name, None) is None:
                 raise InputError(f"no account '{name}' (see `migrant-bot accounts list`)")
             self._write(accounts)
 
-    def _change(self, name, change) -> Account:
+    def _change(self, name: str, change: Callable[[Account], Account]) -> Account:
+        name = name.strip().lower()
         with locked(self.path):
             accounts = self.all()
             if name not in accounts:

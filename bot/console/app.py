@@ -19,12 +19,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.console import entry_pages, gap_pages, pages, signin
 from bot.console.context import Console
@@ -47,6 +49,40 @@ async def not_found(request: Request, exc: Exception) -> Response:
         title="Not found" if status == 404 else "Error",
         message=str(detail),
     )
+
+
+# Request bodies: the largest form (an entry, six languages) is about 60 KB; sign-in
+# is a few hundred bytes. Anything bigger is refused before it is read, so a flood of
+# huge posts (signed in or not) cannot fill memory or disk.
+MAX_BODY = 1_000_000
+MAX_LOGIN_BODY = 16_000
+
+
+class BodyLimit:
+    """Refuse a POST without Content-Length (411), over the limit (413) or not a plain
+    urlencoded form (415: no file uploads anywhere in the console), before reading it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            headers = Headers(scope=scope)
+            limit = MAX_LOGIN_BODY if scope["path"] == "/login" else MAX_BODY
+            length = headers.get("content-length", "")
+            kind = headers.get("content-type", "").split(";")[0].strip().lower()
+            problem = None
+            if not length.isdigit():
+                problem = (411, "A length is required.")
+            elif int(length) > limit:
+                problem = (413, "Too large.")
+            elif int(length) and kind != "application/x-www-form-urlencoded":
+                problem = (415, "Only forms are accepted.")
+            if problem is not None:
+                response = PlainTextResponse(problem[1], status_code=problem[0])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def _headers(request: Request, call_next) -> Response:
@@ -118,7 +154,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_headers)],
+        middleware=[Middleware(BodyLimit), Middleware(BaseHTTPMiddleware, dispatch=_headers)],
         exception_handlers={404: not_found, 405: not_found},
     )
     app.state.console = console

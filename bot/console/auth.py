@@ -1,11 +1,12 @@
 """Who is signed in: signed session cookies, CSRF tokens, roles.
 
 The session is a cookie signed with the console's secret (itsdangerous): the account
-name, the account's generation and a CSRF token. Nothing else about the person is in
+name, the account's session key and a CSRF token. Nothing else about the person is in
 it, and nothing is kept on the server, so every console worker on a shared DATA_DIR
 accepts it. A session ends after `SESSION_HOURS`, on sign-out (the cookie is dropped),
-or everywhere at once when the account's generation is raised (`migrant-bot accounts
-password`, "sign out everywhere", or removing the account).
+or everywhere at once when the account gets a new session key (`migrant-bot accounts
+password` or `signout`, or removing the account: one added again under the same name
+has a new key).
 
 Every request that changes something is a POST carrying the session's CSRF token (a
 form field or the X-CSRF-Token header of the page's script) and, when the browser sends
@@ -59,7 +60,7 @@ class Sessions:
     def issue(self, account: Account) -> tuple[str, str]:
         """(cookie value, CSRF token) for a new session of `account`."""
         csrf = secrets.token_urlsafe(24)
-        value = self._signer.dumps({"a": account.name, "g": account.generation, "c": csrf})
+        value = self._signer.dumps({"a": account.name, "s": account.sessions, "c": csrf})
         return value, csrf
 
     def read(self, cookie: str | None) -> Staff | None:
@@ -72,7 +73,9 @@ class Sessions:
         if not isinstance(data, dict):
             return None
         account = self.accounts.get(str(data.get("a", "")))
-        if account is None or account.generation != data.get("g"):
+        if account is None or not hmac.compare_digest(
+            account.sessions.encode(), str(data.get("s", "")).encode()
+        ):
             return None
         return Staff(
             account.name, account.role, staff_key(account.name, self._salt), str(data.get("c", ""))
@@ -80,7 +83,7 @@ class Sessions:
 
 
 def csrf_ok(staff: Staff, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(staff.csrf, str(token))
+    return bool(token) and hmac.compare_digest(staff.csrf.encode(), str(token).encode())
 
 
 class SignInLimiter:
@@ -100,7 +103,14 @@ class SignInLimiter:
     def failed(self, name: str) -> None:
         self._failures.setdefault(name, []).append(self._clock())
         if len(self._failures) > 10_000:  # a flood of made-up names must not grow memory
-            self._failures.clear()
+            now = self._clock()
+            for other in [
+                n for n, ts in self._failures.items() if now - ts[-1] > LOCK_MINUTES * 60
+            ]:
+                del self._failures[other]
+            while len(self._failures) > 10_000:  # drop the oldest, never a recent lock
+                oldest = min(self._failures, key=lambda n: self._failures[n][-1])
+                del self._failures[oldest]
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(name, None)

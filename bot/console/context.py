@@ -17,9 +17,10 @@ from starlette.responses import HTMLResponse, Response
 from bot.console.accounts import AccountStore
 from bot.console.auth import Sessions, SignInLimiter
 from bot.console.changes import ChangeLog
-from bot.console.files import secret_file
+from bot.console.files import console_dir, locked, read_text, secret_file
 from bot.console.publishing import Publisher
 from bot.domain import LANGUAGE_NAMES
+from bot.knowledge.editing import EditError, EntryFields, read_fields
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.knowledge.validation import check_kb, parse_entry_text
 from bot.knowledge.yamldoc import ID_PATTERN, Problem
@@ -64,6 +65,8 @@ class Console:
         self.sessions = Sessions(secret, self.accounts, salt)
         self.limiter = SignInLimiter()
         self.changes = ChangeLog(settings.data_dir)
+        self.locks = console_dir(settings.data_dir) / "locks"
+        self.topics: dict[tuple[str, str, str], str | None] = {}  # gaps: (text, lang, version)
         self.publisher = publisher or Publisher(settings)
         self.storage = storage
         self._own_storage = storage is None
@@ -95,11 +98,28 @@ class Console:
         """The file of an entry: `ID.yaml`, or `_ID.yaml` for a new entry started in the
         console that is not in the knowledge base yet (kb check and reindex skip files
         starting with `_`)."""
-        if ID_PATTERN.match(entry_id):
+        if ID_PATTERN.fullmatch(entry_id):
             for name in (f"{entry_id}.yaml", f"{NEW_PREFIX}{entry_id}.yaml"):
                 if (self.kb_dir / name).is_file():
                     return self.kb_dir / name
         raise HTTPException(404, "no such entry")
+
+    def lock(self, path: Path):
+        """The lock for editing an entry file; lock files live in DATA_DIR/console/locks,
+        not among the knowledge files that staff commit."""
+        return locked(path, folder=self.locks)
+
+    def read_entry(self, path: Path) -> tuple[str, EntryFields]:
+        """An entry file's text as stored and its form fields; `EditError` with what to
+        fix when the file cannot be edited in the console (not YAML, not an entry)."""
+        try:
+            text = read_text(path)
+        except UnicodeDecodeError as exc:
+            raise EditError(
+                f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it "
+                "as UTF-8 in an editor, then reload"
+            ) from exc
+        return text, read_fields(text)
 
     def new_entries(self) -> list[str]:
         return sorted(p.stem[len(NEW_PREFIX) :] for p in self.kb_dir.glob(f"{NEW_PREFIX}*.yaml"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.console.auth import Staff
 from bot.console.context import NEW_PREFIX, REVIEW_SOON_DAYS, Console
-from bot.console.files import locked, write_atomic
+from bot.console.files import read_text, write_atomic
 from bot.console.guards import console_of, staff_only
 from bot.console.preview import Preview, previews
 from bot.errors import MigrantBotError
@@ -29,9 +30,9 @@ from bot.knowledge.editing import (
     read_fields,
 )
 from bot.knowledge.entries import Entry
-from bot.knowledge.review import mark_reviewed
+from bot.knowledge.review import ROLE_PATTERN, mark_reviewed
 from bot.knowledge.validation import ANSWER_SOFT_LIMIT, SHORT_LIMIT
-from bot.knowledge.yamldoc import Problem, errors
+from bot.knowledge.yamldoc import URL_PATTERN, Problem, errors
 
 # A save of a reviewed entry makes it a draft again: the review covered the old text.
 _STATUS_LINE = re.compile(r"^status: reviewed[ \t]*$", re.MULTILINE)
@@ -146,6 +147,17 @@ class _Draft:
     previews: list[Preview]
 
 
+def _unreadable(request: Request, console: Console, path: Path, exc: EditError) -> Response:
+    return console.render(
+        request,
+        "message.html",
+        422,
+        title=f"{path.name} cannot be edited here",
+        message=f"{exc} (then run `migrant-bot kb check`, which names the line).",
+        back="/entries",
+    )
+
+
 def _draft(console: Console, path: Path, current: str, form: FormData) -> _Draft:
     fields = _fields_from(form, read_fields(current), console.settings.kb_languages)
     try:
@@ -161,7 +173,10 @@ async def entry_page(request: Request) -> Response:
     console = console_of(request)
     entry_id = request.path_params["entry_id"]
     path = console.entry_path(entry_id)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text, fields = console.read_entry(path)
+    except EditError as exc:
+        return _unreadable(request, console, path, exc)
     entry, problems = console.check(text, path)
     # kb check's findings across files (a related id that does not exist, a duplicate)
     found = [replace(p, path=path.name) for p in console.snapshot().by_path.get(path.name, [])]
@@ -170,7 +185,7 @@ async def entry_page(request: Request) -> Response:
         request,
         console,
         entry_id,
-        read_fields(text),
+        fields,
         fingerprint(text),
         [*problems, *cross],
         previews(entry) if entry else [],
@@ -221,7 +236,11 @@ async def entry_check(request: Request) -> Response:
     console = console_of(request)
     path = console.entry_path(request.path_params["entry_id"])
     form = await request.form()
-    draft = await asyncio.to_thread(_draft, console, path, path.read_text("utf-8"), form)
+    try:
+        text, _fields = console.read_entry(path)
+    except EditError as exc:
+        return _unreadable(request, console, path, exc)
+    draft = await asyncio.to_thread(_draft, console, path, text, form)
     return console.render(
         request, "_check.html", problems=sorted(draft.problems), previews=draft.previews
     )
@@ -234,12 +253,14 @@ async def entry_save(request: Request) -> Response:
     path = console.entry_path(entry_id)
     staff: Staff = request.scope["staff"]
     form = await request.form()
-    with locked(path):
-        current = path.read_text(encoding="utf-8")
+    with console.lock(path):
+        try:
+            current, theirs = console.read_entry(path)
+        except EditError as exc:
+            return _unreadable(request, console, path, exc)
         draft = _draft(console, path, current, form)
         if fingerprint(current) != form.get("base"):
             # Someone saved this file after the form was opened: never overwrite it.
-            theirs = read_fields(current)
             return _entry_form(
                 request,
                 console,
@@ -266,7 +287,7 @@ async def entry_save(request: Request) -> Response:
             return RedirectResponse(f"/entries/{entry_id}?notice=unchanged", status_code=303)
         new, was_reviewed = _STATUS_LINE.subn("status: draft", draft.text, count=1)
         write_atomic(path, new)
-    changed = sorted(_differences(read_fields(current), draft.fields))
+    changed = sorted(_differences(theirs, draft.fields))
     console.changes.record("save", entry_id, staff.role, staff.key, ", ".join(changed))
     notice = "saved-draft" if was_reviewed else "saved"
     return RedirectResponse(f"/entries/{entry_id}?notice={notice}", status_code=303)
@@ -303,11 +324,26 @@ def _differences(theirs: EntryFields, mine: EntryFields) -> dict[str, tuple[str,
 
 @staff_only("reviewer")
 async def entry_review(request: Request) -> Response:
+    """Mark reviewed, as `kb review`: the role, the source checked, the day, the next
+    review. Refused when the entry changed after the reviewer opened it (they would
+    certify text they have not read) and for a new entry not in the base yet."""
     console = console_of(request)
     entry_id = request.path_params["entry_id"]
     path = console.entry_path(entry_id)
     staff: Staff = request.scope["staff"]
     form = await request.form()
+    by = " ".join(str(form.get("by", "")).split()).lower()
+    source = str(form.get("source", "")).strip()
+
+    def refuse(message: str, status: int = 422) -> Response:
+        return console.render(
+            request,
+            "message.html",
+            status,
+            title="Not marked reviewed",
+            message=message,
+            back=f"/entries/{entry_id}",
+        )
 
     def day(name: str) -> dt.date | None:
         value = str(form.get(name, "")).strip()
@@ -316,27 +352,35 @@ async def entry_review(request: Request) -> Response:
         try:
             return dt.date.fromisoformat(value)
         except ValueError as exc:
-            raise EditError(f"'{value}' is not a date (YYYY-MM-DD)") from exc
+            raise EditError(f"'{value}' is not a date: write it as YYYY-MM-DD") from exc
 
+    if path.name.startswith(NEW_PREFIX):
+        return refuse("Add the new entry to the knowledge base first, then review it.")
+    if not ROLE_PATTERN.match(by):
+        return refuse(
+            "Write your role (for example lawyer or consultant), not a name: entry files are "
+            "public."
+        )
+    if not URL_PATTERN.match(source):
+        return refuse("Give the web address (https://...) of the source you checked.")
     try:
-        with locked(path):
+        with console.lock(path):
+            if fingerprint(read_text(path)) != form.get("base"):
+                return refuse(
+                    "The entry changed after you opened it. Reload the page, read the new "
+                    "text, then mark it reviewed.",
+                    409,
+                )
             done = mark_reviewed(
                 path,
-                by=str(form.get("by", "")),
-                source=str(form.get("source", "")).strip(),
+                by=by,
+                source=source,
                 on=day("on"),
                 review_by=day("next"),
                 today=console.today(),
             )
     except MigrantBotError as exc:
-        return console.render(
-            request,
-            "message.html",
-            422,
-            title="Not marked reviewed",
-            message=str(exc),
-            back=f"/entries/{entry_id}",
-        )
+        return refuse(str(exc).replace(str(path), path.name))
     console.changes.record(
         "review",
         entry_id,
@@ -358,8 +402,8 @@ async def entry_add(request: Request) -> Response:
     target = console.kb_dir / f"{entry_id}.yaml"
     if not path.name.startswith(NEW_PREFIX):
         return RedirectResponse(f"/entries/{entry_id}", status_code=303)
-    with locked(path):
-        text = path.read_text(encoding="utf-8")
+    with console.lock(path):
+        text = read_text(path)
         problems = errors(console.check(text, path)[1])
         if problems or target.exists():
             why = (
@@ -375,6 +419,17 @@ async def entry_add(request: Request) -> Response:
                 message=why,
                 back=f"/entries/{entry_id}",
             )
-        path.rename(target)
+        try:
+            os.link(path, target)  # fails if the target appeared meanwhile: never overwrite
+        except FileExistsError:
+            return console.render(
+                request,
+                "message.html",
+                409,
+                title="Not added",
+                message=f"{target.name} was just created by someone else: choose another id",
+                back=f"/entries/{entry_id}",
+            )
+        path.unlink()
     console.changes.record("new-entry", entry_id, staff.role, staff.key, "added to the base")
     return RedirectResponse(f"/entries/{entry_id}?notice=added", status_code=303)

@@ -24,10 +24,11 @@ def console_dir(data_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, blocking: bool = True) -> Iterator[bool]:
-    """An exclusive lock named after `path` (`path.lock`), across processes. Yields
-    False at once when `blocking` is off and another process holds it."""
-    lock_path = path.with_name(path.name + ".lock")
+def locked(path: Path, *, blocking: bool = True, folder: Path | None = None) -> Iterator[bool]:
+    """An exclusive lock named after `path` (`path.lock`, in `folder` when given, so
+    that no lock file lands among the knowledge files), across processes. Yields False
+    at once when `blocking` is off and another process holds it."""
+    lock_path = (folder or path.parent) / (path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:
         try:
@@ -46,8 +47,11 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        # newline="": line ends are written as given (a file staff keep with CRLF stays so)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         elif path.exists():
@@ -59,6 +63,11 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def read_text(path: Path) -> str:
+    """A file's text exactly as stored (CRLF kept), for edits that write it back."""
+    return path.read_bytes().decode("utf-8")
 
 
 def secret_file(path: Path) -> str:

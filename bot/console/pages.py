@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from starlette.requests import Request
@@ -55,7 +56,7 @@ async def publish_state(request: Request) -> Response:
 async def publish(request: Request) -> Response:
     console = console_of(request)
     staff: Staff = request.scope["staff"]
-    if console.publisher.start(staff.role, staff.key):
+    if await asyncio.to_thread(console.publisher.start, staff.role, staff.key):
         console.changes.record("publish", "", staff.role, staff.key)
     return RedirectResponse("/publish", status_code=303)
 

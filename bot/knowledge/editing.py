@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -403,15 +404,26 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# Line breaks other than \n that a paste can bring (Word, PDFs): YAML writers and
+# readers disagree about them (ruamel writes U+2028 inside a block it cannot read back;
+# PyYAML reads U+0085 as a break), so they become \n; other control characters go.
+_BREAKS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n"})
+
+
+def _plain(value: str) -> str:
+    value = value.replace("\r\n", "\n").translate(_BREAKS)
+    return "".join(c for c in value if c in "\n\t" or unicodedata.category(c) != "Cc")
+
+
 def _clean(value: str) -> str:
     """A form value as stored: `\\n` line breaks, no trailing spaces, stripped."""
-    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = _plain(value).split("\n")
     return "\n".join(line.rstrip() for line in lines).strip()
 
 
 def _one_line(value: str) -> str:
     """A list item (one question): any run of spaces and line breaks is one space."""
-    return " ".join(value.split())
+    return " ".join(_plain(value).split())
 
 
 def _fold(value: str) -> str:

@@ -11,6 +11,7 @@ leaves a file that `reindex` would refuse.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,11 @@ def mark_reviewed(
     problems = check_entry_text(new, str(path), today=today)
     if errors(problems):
         raise InvalidKnowledgeBase(problems)
-    path.write_text(new, encoding="utf-8")
+    # Written beside and renamed over the file: a reader (the bot's reindex, the staff
+    # console) never sees half of it.
+    tmp = path.with_name(f".{path.name}.review")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
     return Reviewed(path, by, on, review_by)
 
 

@@ -221,12 +221,21 @@ def test_only_a_reviewer_marks_an_entry_reviewed(client, settings):
     sign_in(client, "lawyer1")
     page = client.get("/entries/kz-stay")
     review["csrf"] = csrf_of(page.text)
+    review["base"] = base_of(page.text)
+    path = settings.kb_dir / "kz-stay.yaml"
+    path.write_text(path.read_text("utf-8") + "\n", "utf-8")  # changed since it was read
+    stale = client.post("/entries/kz-stay/review", data=review)
+    assert stale.status_code == 409 and "adilet.zan.kz/x" not in path.read_text("utf-8")
+    review["base"] = base_of(client.get("/entries/kz-stay").text)
     done = client.post("/entries/kz-stay/review", data=review, follow_redirects=False)
     assert done.status_code == 303
     text = (settings.kb_dir / "kz-stay.yaml").read_text("utf-8")
     assert "status: reviewed" in text and "source: https://adilet.zan.kz/x" in text
+    review["base"] = base_of(client.get("/entries/kz-stay").text)
     bad = client.post("/entries/kz-stay/review", data={**review, "source": "not a url"})
     assert bad.status_code == 422 and "web address" in bad.text
+    named = client.post("/entries/kz-stay/review", data={**review, "by": "Ivan Petrov 2"})
+    assert named.status_code == 422 and "not a name" in named.text
 
 
 def test_a_gap_becomes_a_paraphrase_in_one_step(built, client, settings):
@@ -388,3 +397,62 @@ def test_a_failed_publish_says_why_and_the_service_keeps_its_version(built, clie
     assert current_version_name(settings.index_dir) == before
     shown = client.get("/publish/state").text
     assert "Not published" in shown and "kz-stay.yaml" in shown
+
+
+def test_a_removed_account_added_again_does_not_revive_old_sessions(client, accounts):
+    sign_in(client)
+    old = client.cookies[SESSION_COOKIE]
+    accounts.remove("editor1")
+    accounts.add("editor1", "reviewer", PASSWORD + "!")
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, old)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_huge_or_unexpected_bodies_are_refused_before_they_are_read(client):
+    big = client.post(
+        "/login",
+        content=b"name=" + b"x" * 100_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert big.status_code == 413
+    upload = client.post("/login", files={"f": ("a.bin", b"0" * 1000)})
+    assert upload.status_code == 415
+    sign_in(client)
+    page = client.get("/")
+    odd = client.post("/publish", data={"csrf": "é" + csrf_of(page.text)})
+    assert odd.status_code == 403
+
+
+def test_pasted_line_separators_are_plain_line_breaks_and_the_entry_opens_again(client, settings):
+    sign_in(client)
+    data = open_entry(client, settings, "kz-stay")
+    data["ru.short"] = "Первая строка:\u2028вторая строка\x85третья"
+    assert client.post("/entries/kz-stay", data=data, follow_redirects=False).status_code == 303
+    assert client.get("/entries/kz-stay").status_code == 200
+    short = read_fields((settings.kb_dir / "kz-stay.yaml").read_text("utf-8")).text["ru"].short
+    assert short == "Первая строка:\nвторая строка\nтретья"
+
+
+def test_a_file_the_console_cannot_edit_gets_a_message_not_a_crash(client, settings):
+    (settings.kb_dir / "kz-stay.yaml").write_text("id: kz-stay\ncountry: [\n", "utf-8")
+    sign_in(client)
+    page = client.get("/entries/kz-stay")
+    assert page.status_code in (404, 422)  # not in the base any more, or not editable
+    (settings.kb_dir / "consulate-help.yaml").write_bytes(b"id: consulate-help\n\xff\xfe\n")
+    page = client.get("/entries/consulate-help")
+    assert page.status_code == 422 and "not UTF-8" in page.text
+
+
+def test_saving_keeps_crlf_and_leaves_no_lock_files_among_the_entries(client, settings):
+    path = settings.kb_dir / "patent-payment.yaml"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    sign_in(client)
+    data = open_entry(client, settings)
+    data["en.title"] = "Paying for the work patent"
+    assert (
+        client.post("/entries/patent-payment", data=data, follow_redirects=False).status_code == 303
+    )
+    raw = path.read_bytes()
+    assert b"Paying for the work patent" in raw and raw.count(b"\n") == raw.count(b"\r\n")
+    assert not [p.name for p in settings.kb_dir.iterdir() if p.name.endswith(".lock")]

@@ -23,14 +23,23 @@ function liveCheck(form) {
   let sent = 0;
   const check = debounce(async () => {
     const mine = ++sent;
-    const body = new FormData(form);
+    const body = new URLSearchParams(new FormData(form));
     const response = await fetch(form.dataset.check, {
       method: "POST",
       body,
       headers: { "X-CSRF-Token": body.get("csrf") },
       credentials: "same-origin",
+      redirect: "manual",
     });
-    if (mine !== sent || !response.ok) return; // a newer check is on its way
+    if (mine !== sent) return; // a newer check is on its way
+    if (!response.ok) {
+      // Signed out (the session lasts a working day) or the form is out of date: say so
+      // before staff type more; their text is still in the form.
+      target.querySelector(".problems-box").innerHTML =
+        '<p class="error" role="alert">The check stopped: your session may have ended. ' +
+        "Sign in again in another tab, then save here (your text is kept).</p>";
+      return;
+    }
     target.innerHTML = await response.text();
   }, 400);
   form.addEventListener("input", () => { counts(form); check(); });
@@ -41,8 +50,9 @@ function pollPublish(box) {
   const tick = async () => {
     const state = box.querySelector("[data-state]");
     if (!state || state.dataset.state !== "running") return;
-    const response = await fetch(box.dataset.poll, { credentials: "same-origin" });
-    if (response.ok) box.innerHTML = await response.text();
+    const response = await fetch(box.dataset.poll, { credentials: "same-origin", redirect: "manual" });
+    if (!response.ok) return; // signed out: the page stays as it was
+    box.innerHTML = await response.text();
     const now = box.querySelector("[data-state]");
     if (now && now.dataset.state === "running") setTimeout(tick, 1000);
     else document.querySelectorAll("button[disabled]").forEach((b) => { b.disabled = false; });
