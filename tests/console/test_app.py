@@ -456,3 +456,74 @@ def test_saving_keeps_crlf_and_leaves_no_lock_files_among_the_entries(client, se
     raw = path.read_bytes()
     assert b"Paying for the work patent" in raw and raw.count(b"\n") == raw.count(b"\r\n")
     assert not [p.name for p in settings.kb_dir.iterdir() if p.name.endswith(".lock")]
+
+
+def test_two_console_workers_share_sessions_files_and_a_postgresql_database(
+    built, settings, accounts
+):
+    """The scaled deployment: two console processes (here two apps) behind one proxy,
+    sharing DATA_DIR, KB_DIR and PostgreSQL."""
+    from tests.support.storage_backends import PgSchema, skip_pg
+
+    if skip_pg():
+        pytest.skip("MIGRANT_BOT_SKIP_PG=1")
+
+    async def create() -> tuple[str, str]:
+        schema = await PgSchema.create()
+        await schema.conn.close()
+        return schema.name, schema.dsn
+
+    async def drop(name: str) -> None:
+        from tests.support.storage_backends import pg_admin
+
+        conn = await pg_admin()
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await conn.close()
+
+    name, dsn = asyncio.run(create())
+    shared = settings.model_copy(update={"database_url": dsn})
+
+    async def seed():
+        storage = open_storage(shared)
+        await storage.open()
+        await storage.log_gap("k1", "патент оплатить через телефон можно ли", "ru", "abstain")
+        await storage.close()
+
+    try:
+        asyncio.run(seed())
+        with (
+            TestClient(create_app(shared), base_url="http://console.test") as one,
+            TestClient(create_app(shared), base_url="http://console.test") as two,
+        ):
+            sign_in(one)
+            two.cookies.set(SESSION_COOKIE, one.cookies[SESSION_COOKIE])
+            assert two.get("/", follow_redirects=False).status_code == 200  # same secret
+            stale = open_entry(two, settings)  # worker two's form, opened first
+            mine = open_entry(one, settings)
+            mine["ru.title"] = "Оплата патента (сохранено первым)"
+            assert (
+                one.post("/entries/patent-payment", data=mine, follow_redirects=False).status_code
+                == 303
+            )
+            stale["ru.title"] = "Оплата патента (второй)"
+            assert two.post("/entries/patent-payment", data=stale).status_code == 409
+            page = two.get("/gaps")
+            assert "патент оплатить через телефон можно ли" in page.text
+            added = two.post(
+                "/gaps/paraphrase",
+                data={
+                    "csrf": csrf_of(page.text),
+                    "from": "gap",
+                    "entry": "patent-payment",
+                    "lang": "ru",
+                    "text": "можно ли оплатить патент через телефон",
+                    "gap": "патент оплатить через телефон можно ли\x1fru",
+                },
+                follow_redirects=False,
+            )
+            assert added.status_code == 303 and "unmarked" not in added.headers["location"]
+            assert "через телефон можно ли" not in one.get("/gaps").text
+    finally:
+        asyncio.run(drop(name))
