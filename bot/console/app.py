@@ -42,9 +42,8 @@ log = logging.getLogger(__name__)
 async def not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     detail = getattr(exc, "detail", "Not found")
-    return console_of(request).render(
+    return console_of(request).message(
         request,
-        "message.html",
         status,
         title="Not found" if status == 404 else "Error",
         message=str(detail),

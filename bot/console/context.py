@@ -153,6 +153,12 @@ class Console:
                 return None
         return self._assistant
 
+    def message(
+        self, request: Request, status: int, title: str, message: str, back: str = "/"
+    ) -> Response:
+        """A page that says what happened and what to do, with a way back."""
+        return self.render(request, "message.html", status, title=title, message=message, back=back)
+
     def render(
         self, request: Request, template: str, status: int = 200, **context: Any
     ) -> Response:

@@ -148,9 +148,8 @@ class _Draft:
 
 
 def _unreadable(request: Request, console: Console, path: Path, exc: EditError) -> Response:
-    return console.render(
+    return console.message(
         request,
-        "message.html",
         422,
         title=f"{path.name} cannot be edited here",
         message=f"{exc} (then run `migrant-bot kb check`, which names the line).",
@@ -336,9 +335,8 @@ async def entry_review(request: Request) -> Response:
     source = str(form.get("source", "")).strip()
 
     def refuse(message: str, status: int = 422) -> Response:
-        return console.render(
+        return console.message(
             request,
-            "message.html",
             status,
             title="Not marked reviewed",
             message=message,
@@ -411,9 +409,8 @@ async def entry_add(request: Request) -> Response:
                 if target.exists()
                 else f"{len(problems)} error(s) to fix first; they are listed on the entry page"
             )
-            return console.render(
+            return console.message(
                 request,
-                "message.html",
                 422,
                 title="Not added",
                 message=why,
@@ -422,9 +419,8 @@ async def entry_add(request: Request) -> Response:
         try:
             os.link(path, target)  # fails if the target appeared meanwhile: never overwrite
         except FileExistsError:
-            return console.render(
+            return console.message(
                 request,
-                "message.html",
                 409,
                 title="Not added",
                 message=f"{target.name} was just created by someone else: choose another id",

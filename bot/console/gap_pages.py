@@ -98,9 +98,8 @@ async def add_paraphrase(request: Request) -> Response:
     lang = str(form.get("lang", ""))
     question = " ".join(str(form.get("text", "")).split())
     if lang not in console.settings.kb_languages or not question or len(question) > 300:
-        return console.render(
+        return console.message(
             request,
-            "message.html",
             422,
             title="Not added",
             back="/gaps",
@@ -113,15 +112,12 @@ async def add_paraphrase(request: Request) -> Response:
         try:
             new = add_question(current, lang, question)
         except EditError as exc:
-            return console.render(
-                request, "message.html", 422, title="Not added", message=str(exc), back="/gaps"
-            )
+            return console.message(request, 422, title="Not added", message=str(exc), back="/gaps")
         before = {p.message for p in errors(console.check(current, path)[1])}
         problems = [p for p in errors(console.check(new, path)[1]) if p.message not in before]
         if problems:
-            return console.render(
+            return console.message(
                 request,
-                "message.html",
                 422,
                 title="Not added",
                 back="/gaps",
@@ -146,9 +142,8 @@ async def dismiss_suggestion(request: Request) -> Response:
     try:
         suggestion = int(str(form.get("suggestion", "")))
     except ValueError:
-        return console.render(
+        return console.message(
             request,
-            "message.html",
             422,
             title="Not dismissed",
             message="No suggestion given.",
@@ -203,15 +198,12 @@ async def new_entry(request: Request) -> Response:
             console.today(),
         )
     except EditError as exc:
-        return console.render(
-            request, "message.html", 422, title="Not started", message=str(exc), back="/gaps"
-        )
+        return console.message(request, 422, title="Not started", message=str(exc), back="/gaps")
     path = console.kb_dir / f"{NEW_PREFIX}{entry_id}.yaml"
     with console.lock(path):
         if path.exists():
-            return console.render(
+            return console.message(
                 request,
-                "message.html",
                 409,
                 title="Not started",
                 back="/gaps",

@@ -62,6 +62,4 @@ def staff_only(role: str = "editor") -> Callable[[Handler], Handler]:
 
 
 def refused(request: Request, status: int, message: str) -> Response:
-    return console_of(request).render(
-        request, "message.html", status, title="Not allowed", message=message
-    )
+    return console_of(request).message(request, status, title="Not allowed", message=message)
