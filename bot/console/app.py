@@ -84,6 +84,18 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+async def broken(request: Request, exc: Exception) -> Response:
+    """A problem of the console's own files or configuration (a damaged accounts file):
+    staff are told to call whoever runs it; the details go to the server log only."""
+    log.error("console: %s", exc)
+    return console_of(request).message(
+        request,
+        503,
+        title="The console cannot work right now",
+        message="Tell whoever runs the console; the server's log says what to fix.",
+    )
+
+
 async def _headers(request: Request, call_next) -> Response:
     response = await call_next(request)
     response.headers.setdefault(
@@ -154,7 +166,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit), Middleware(BaseHTTPMiddleware, dispatch=_headers)],
-        exception_handlers={404: not_found, 405: not_found},
+        exception_handlers={404: not_found, 405: not_found, MigrantBotError: broken},
     )
     app.state.console = console
     return app

@@ -527,3 +527,10 @@ def test_two_console_workers_share_sessions_files_and_a_postgresql_database(
             assert "через телефон можно ли" not in one.get("/gaps").text
     finally:
         asyncio.run(drop(name))
+
+
+def test_a_damaged_accounts_file_is_a_clear_503_not_a_crash(client, accounts, caplog):
+    Path(accounts.path).write_text('[{"name": "editor1", "unknown": 1}]', "utf-8")
+    page = client.post("/login", data={"name": "editor1", "password": PASSWORD})
+    assert page.status_code == 503 and "whoever runs the console" in page.text
+    assert "accounts.json is damaged" in caplog.text and "accounts.json" not in page.text
