@@ -227,3 +227,30 @@ def test_a_clause_that_matches_better_lifts_its_entry_part_of_the_way(
         gain = max(0.0, best_clause[entry_id] - alone[entry_id])
         assert score == pytest.approx(alone[entry_id] + CLAUSE_WEIGHT * gain)
     assert assistant.ask(LONG_STORY).ranking[0].entry_id == "patent-payment"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "сколько дней можно жить в россии без визы",
+        "srok prebyvaniya v rossii",
+        "how long can i stay in russia without a visa",
+    ],
+)
+def test_a_question_naming_only_russia_never_gets_the_kazakhstan_entry(
+    make_settings, embedder, built, question
+):
+    """The fixture base has a stay-limit entry only for Kazakhstan, and these questions
+    are its paraphrases with Russia named instead: the ranking still puts it first (the
+    country penalty is off, as the scorer does not see it), but it is never the answer."""
+    a = Assistant(make_settings(**FIXTURE_THRESHOLDS, country_penalty=0.0), embedder)
+    result = a.ask(question)
+    assert result.ranking and result.ranking[0].entry_id == "kz-stay"  # the trap is real
+    assert result.decision != "answer" or result.entry_id != "kz-stay"
+    assert all(c.entry_id != "kz-stay" for c in result.candidates)
+    kz = a.ask(
+        question.replace("россии", "казахстане")
+        .replace("rossii", "kazakhstane")
+        .replace("russia", "kazakhstan")
+    )
+    assert kz.decision == "answer" and kz.entry_id == "kz-stay"  # the guard is not blind
