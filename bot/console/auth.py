@@ -97,7 +97,10 @@ class SignInLimiter:
     def locked(self, name: str) -> bool:
         now = self._clock()
         recent = [t for t in self._failures.get(name, []) if now - t < LOCK_MINUTES * 60]
-        self._failures[name] = recent
+        if recent:
+            self._failures[name] = recent
+        else:  # asking about a name never stores it
+            self._failures.pop(name, None)
         return len(recent) >= MAX_FAILURES
 
     def failed(self, name: str) -> None:
