@@ -85,14 +85,18 @@ class Publisher:
 
         def run() -> None:
             with locked(self._lock_path, blocking=False) as mine:
+                if mine:  # "running" is on disk before the page that follows reads it
+                    state = PublishState("running", "checking", started=_now(), role=role,
+                                         staff=staff)  # fmt: skip
+                    self._save(state)
                 took.append(mine)
                 ready.set()
                 if mine:
-                    self._run(role, staff)
+                    self._run(state)
 
         self._thread = threading.Thread(target=run, name="console-publish", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        ready.wait(30)
         return bool(took and took[0])
 
     def wait(self, timeout: float | None = None) -> PublishState:
@@ -106,10 +110,7 @@ class Publisher:
         with locked(self._lock_path, blocking=False) as free:
             return not free
 
-    def _run(self, role: str, staff: str) -> None:
-        state = PublishState("running", "checking", started=_now(), role=role, staff=staff)
-        self._save(state)
-
+    def _run(self, state: PublishState) -> None:
         def report(stage: str, done: int, total: int) -> None:
             nonlocal state
             state = replace(state, stage=stage, done=done, total=total)

@@ -534,3 +534,29 @@ def test_a_damaged_accounts_file_is_a_clear_503_not_a_crash(client, accounts, ca
     page = client.post("/login", data={"name": "editor1", "password": PASSWORD})
     assert page.status_code == 503 and "whoever runs the console" in page.text
     assert "accounts.json is damaged" in caplog.text and "accounts.json" not in page.text
+
+
+def test_publish_state_is_running_as_soon_as_start_returns(settings):
+    """The page shown right after "Publish now" reads the state from disk: it must
+    already say running, or the page would not follow the build (seen under load)."""
+    import threading
+
+    from bot.console.publishing import Publisher
+
+    release = threading.Event()
+
+    def slow_build(_settings, report):
+        release.wait(30)
+        return "built"
+
+    publisher = Publisher(settings, build=slow_build)
+    other = Publisher(settings, build=slow_build)  # another console worker
+    try:
+        assert publisher.start("editor", "k1")
+        assert publisher.state().state == "running"
+        assert not other.start("editor", "k2")  # one publish at a time across workers
+        assert other.state().state == "running"
+    finally:
+        release.set()
+    done = publisher.wait(30)
+    assert done.state == "done" and done.message == "built"
