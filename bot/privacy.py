@@ -51,27 +51,34 @@ def salt_from(settings: Settings) -> str:
     configured = settings.user_hash_salt
     if configured is not None and configured.get_secret_value().strip():
         return configured.get_secret_value().strip()
-    return _salt_file(Path(settings.data_dir) / SALT_FILE)
+    return secret_file(
+        Path(settings.data_dir) / SALT_FILE,
+        lost="user keys change, so stored languages and reminders are no longer found",
+        setting="USER_HASH_SALT",
+    )
 
 
-def _read_salt(path: Path) -> str:
+def _read_secret(path: Path, lost: str, setting: str) -> str:
     value = path.read_text(encoding="ascii").strip()
     if not value:
         raise ValueError(
-            f"the salt file {path} is empty; delete it to generate a new one (user keys "
-            "change, so stored languages and reminders are no longer found) or set "
-            "USER_HASH_SALT"
+            f"the secret file {path} is empty; delete it to generate a new one ({lost}) "
+            f"or set {setting}"
         )
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        log.warning("salt file %s was readable by others (mode %o); setting 0600", path, mode)
+        log.warning("secret file %s was readable by others (mode %o); setting 0600", path, mode)
         os.chmod(path, 0o600)
     return value
 
 
-def _salt_file(path: Path) -> str:
+def secret_file(path: Path, *, lost: str, setting: str) -> str:
+    """A random secret generated once and kept in `path` (mode 0600): the user-key salt,
+    the staff console's cookie key. Creation is atomic (see `salt_from`), so processes
+    starting together on a shared DATA_DIR agree on one value. `lost` says what a new
+    one would cost and `setting` what to set instead, for the error on an empty file."""
     if path.exists():
-        return _read_salt(path)
+        return _read_secret(path, lost, setting)
     path.parent.mkdir(parents=True, exist_ok=True)
     salt = secrets.token_hex(32)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -91,7 +98,7 @@ def _salt_file(path: Path) -> str:
                 os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return _read_salt(path)
+    return _read_secret(path, lost, setting)
 
 
 # -- anonymisation ------------------------------------------------------------------

@@ -17,14 +17,14 @@ from starlette.responses import HTMLResponse, Response
 from bot.console.accounts import AccountStore
 from bot.console.auth import Sessions, SignInLimiter
 from bot.console.changes import ChangeLog
-from bot.console.files import console_dir, locked, read_text, secret_file
+from bot.console.files import console_dir, locked, read_text
 from bot.console.publishing import Publisher
 from bot.domain import LANGUAGE_NAMES
 from bot.knowledge.editing import EditError, EntryFields, read_fields
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.knowledge.validation import check_kb, parse_entry_text
 from bot.knowledge.yamldoc import ID_PATTERN, Problem
-from bot.privacy import salt_from
+from bot.privacy import salt_from, secret_file
 from bot.settings import Settings
 from bot.storage import Storage
 
@@ -60,7 +60,11 @@ class Console:
         secret = (
             settings.console_secret.get_secret_value()
             if settings.console_secret is not None
-            else secret_file(Path(settings.data_dir) / "console" / "secret")
+            else secret_file(
+                console_dir(settings.data_dir) / "secret",
+                lost="everyone signed in must sign in again",
+                setting="CONSOLE_SECRET",
+            )
         )
         self.sessions = Sessions(secret, self.accounts, salt)
         self.limiter = SignInLimiter()

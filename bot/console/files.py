@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,16 +67,3 @@ def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
 def read_text(path: Path) -> str:
     """A file's text exactly as stored (CRLF kept), for edits that write it back."""
     return path.read_bytes().decode("utf-8")
-
-
-def secret_file(path: Path) -> str:
-    """A random secret generated once and kept in `path` (mode 0600), so that every
-    worker on a shared DATA_DIR signs and checks session cookies with the same key."""
-    with locked(path):
-        if path.exists():
-            value = path.read_text(encoding="ascii").strip()
-            if value:
-                return value
-        value = secrets.token_urlsafe(48)
-        write_atomic(path, value + "\n", mode=0o600)
-        return value
