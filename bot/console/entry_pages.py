@@ -27,7 +27,6 @@ from bot.knowledge.editing import (
     SourceFields,
     apply_fields,
     fingerprint,
-    read_fields,
 )
 from bot.knowledge.entries import Entry
 from bot.knowledge.review import ROLE_PATTERN, mark_reviewed
@@ -157,8 +156,11 @@ def _unreadable(request: Request, console: Console, path: Path, exc: EditError) 
     )
 
 
-def _draft(console: Console, path: Path, current: str, form: FormData) -> _Draft:
-    fields = _fields_from(form, read_fields(current), console.settings.kb_languages)
+def _draft(
+    console: Console, path: Path, current: str, stored: EntryFields, form: FormData
+) -> _Draft:
+    """The form applied to the file's text `current` (whose fields are `stored`)."""
+    fields = _fields_from(form, stored, console.settings.kb_languages)
     try:
         new = apply_fields(current, fields)
     except EditError as exc:
@@ -236,10 +238,10 @@ async def entry_check(request: Request) -> Response:
     path = console.entry_path(request.path_params["entry_id"])
     form = await request.form()
     try:
-        text, _fields = console.read_entry(path)
+        text, stored = console.read_entry(path)
     except EditError as exc:
         return _unreadable(request, console, path, exc)
-    draft = await asyncio.to_thread(_draft, console, path, text, form)
+    draft = await asyncio.to_thread(_draft, console, path, text, stored, form)
     return console.render(
         request, "_check.html", problems=sorted(draft.problems), previews=draft.previews
     )
@@ -257,7 +259,7 @@ async def entry_save(request: Request) -> Response:
             current, theirs = console.read_entry(path)
         except EditError as exc:
             return _unreadable(request, console, path, exc)
-        draft = _draft(console, path, current, form)
+        draft = _draft(console, path, current, theirs, form)
         if fingerprint(current) != form.get("base"):
             # Someone saved this file after the form was opened: never overwrite it.
             return _entry_form(

@@ -197,7 +197,7 @@ class Assistant:
                 results[i] = cached
                 continue
             todo.setdefault(key, []).append(i)
-            named = set().union(*(mentioned_countries(v) for v in variants))
+            named = mentioned_countries(variants[0])  # as the ranker's country feature reads it
             prepared[key] = (reply_lang, detected, variants, parts, named)
         if todo:
             keys = list(todo)
