@@ -4,6 +4,8 @@ SQLite): who may do what, CSRF, conflicts, validation, review, gaps to paraphras
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import html
 import json
 import re
 from pathlib import Path
@@ -14,7 +16,8 @@ from starlette.testclient import TestClient
 from bot.console.accounts import AccountStore
 from bot.console.app import create_app
 from bot.console.auth import SESSION_COOKIE
-from bot.knowledge.editing import read_fields
+from bot.knowledge.editing import apply_fields, read_fields
+from bot.knowledge.validation import check_entry_text
 from bot.storage.factory import open_storage
 
 PASSWORD = "correct horse battery"
@@ -168,9 +171,21 @@ def test_an_invalid_entry_is_not_saved_and_says_what_to_fix(client, settings):
     before = path.read_text("utf-8")
     page = client.post("/entries/patent-payment", data=data)
     assert page.status_code == 422
-    assert "text.ru.answer is missing or empty" in page.text
-    assert "the limit is 500" in page.text
     assert path.read_text("utf-8") == before
+    # kb check's own findings on the same edit, each shown with its message
+    fields = read_fields(before)
+    edited = dataclasses.replace(
+        fields,
+        text={
+            **fields.text,
+            "ru": dataclasses.replace(fields.text["ru"], answer=""),
+            "kk": dataclasses.replace(fields.text["kk"], short="x" * 700),
+        },
+    )
+    found = check_entry_text(apply_fields(before, edited), str(path))
+    assert {p.severity for p in found} == {"error", "warning"}
+    for problem in found:
+        assert html.escape(problem.message, quote=False) in page.text, problem
 
 
 def test_the_live_check_shows_problems_and_the_telegram_preview(client, settings):
