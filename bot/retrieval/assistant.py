@@ -234,18 +234,24 @@ class Assistant:
             ranked = [c for c in ranked if not kb[c.entry_id].is_draft]
         decision, candidates = decide(ranked, self.settings, ranker.scorer)
         named = named or set()
-        if decision == "answer" and other_country(kb[ranked[0].entry_id].country, named):
-            # A question that names only Russia is never answered with an entry about
-            # Kazakhstan (or one about Uzbekistan's agency when it names Tajikistan),
-            # however sure the ranking is: "а в России?" after an answer about work in
-            # Kazakhstan was answered with the Kazakh work permit at 0.998. The entries
-            # about the countries it names are offered instead.
-            fitting = [
-                Candidate(c.entry_id, round(c.score, 4))
-                for c in ranked
-                if not other_country(kb[c.entry_id].country, named)
-            ][:MAX_CANDIDATES]
-            decision, candidates = ("clarify", fitting) if fitting else ("abstain", candidates)
+        off = {c.entry_id for c in ranked if other_country(kb[c.entry_id].country, named)}
+        if off:
+            # A question that names only Russia is never answered with, nor offered, an
+            # entry about Kazakhstan (or one about Uzbekistan's agency when it names
+            # Tajikistan), however sure the ranking is: "а в России?" after an answer
+            # about work in Kazakhstan was answered with the Kazakh work permit at 0.998.
+            # The entries about the countries it names are offered instead.
+            if decision == "answer" and ranked[0].entry_id in off:
+                fitting = [
+                    Candidate(c.entry_id, round(c.score, 4))
+                    for c in ranked
+                    if c.entry_id not in off
+                ][:MAX_CANDIDATES]
+                decision, candidates = ("clarify", fitting) if fitting else ("abstain", [])
+            else:
+                candidates = [c for c in candidates if c.entry_id not in off]
+                if decision == "clarify" and not candidates:
+                    decision = "abstain"
         return Result(
             decision=decision,
             lang=lang,
