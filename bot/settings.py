@@ -117,10 +117,12 @@ class Settings(BaseSettings):
     user_hash_salt: SecretStr | None = None
     # Overload: when the wait a new question can expect passes OVERLOAD_NOTICE_SECONDS,
     # the user is told at once ("many questions, about N seconds") and the answer
-    # follows; past OVERLOAD_SHED_SECONDS the question is not queued and they are asked
-    # to send it again in a minute.
+    # follows; past OVERLOAD_SHED_SECONDS, or with OVERLOAD_QUEUE questions already
+    # being handled by this worker, the question is not queued and they are asked to
+    # send it again in a minute.
     overload_notice_seconds: float = Field(4.0, gt=0)
     overload_shed_seconds: float = Field(30.0, gt=0)
+    overload_queue: int = Field(256, ge=1, le=100_000)
     # Polling mode: port of a small server with /healthz and /metrics (0 = none; in
     # webhook mode both are on the webhook server).
     metrics_port: int = Field(0, ge=0, le=65535)

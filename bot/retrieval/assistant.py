@@ -23,7 +23,7 @@ from bot.domain import LANGUAGES
 from bot.retrieval import smalltalk
 from bot.retrieval.cache import LruCache
 from bot.retrieval.countries import mentioned_countries, other_country
-from bot.retrieval.embed import Embedder, make_embedder
+from bot.retrieval.embed import Embedder, lower_priority, make_embedder
 from bot.retrieval.index import (
     IndexNotFound,
     IndexProblem,
@@ -271,7 +271,9 @@ class Assistant:
         are gathered for a few milliseconds and ranked in one batch by `MicroBatcher`."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
-                max_workers=RETRIEVAL_THREADS, thread_name_prefix="retrieval"
+                max_workers=RETRIEVAL_THREADS,
+                thread_name_prefix="retrieval",
+                initializer=lower_priority,  # the event loop comes first
             )
         loop = asyncio.get_running_loop()
         if self._batcher is None or self._batcher.loop is not loop:

@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from bot.retrieval.embed import Embedder, EmbeddingError, single_embedder
+from bot.retrieval.embed import Embedder, EmbeddingError, lower_priority, single_embedder
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ _MODEL: Embedder | None = None  # the model of this worker process
 
 def _start(spec: Spec) -> None:
     global _MODEL
+    lower_priority()  # the bot process's event loop comes first
     _MODEL = single_embedder(*spec, engines=1)
 
 

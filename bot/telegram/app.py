@@ -122,7 +122,8 @@ def build_dispatcher(
     # Overload first: the wait starts when the update arrives, and a notice must not
     # wait for the database. Then a redelivered update is dropped before anything else
     # reads the database for it.
-    dp.update.outer_middleware(OverloadMiddleware(LoadMeter(), settings, metrics))
+    dp["overload"] = overload = OverloadMiddleware(LoadMeter(), settings, metrics)
+    dp.update.outer_middleware(overload)
     dp.update.outer_middleware(UpdateOnce(storage, metrics))
     # i18n first, so the throttling reply is already in the user's language
     UserLanguageMiddleware(i18n, storage, salt, settings.storage_timeout).setup(dp)

@@ -14,6 +14,10 @@ confirms at once (the offset moves on as soon as updates arrive; the webhook ans
 - webhook mode answers 200 after handling (bot/telegram/webhook.py), and aiohttp's
   shutdown lets requests in flight finish.
 
+Under overload `poll` keeps reading: a question beyond what the worker should queue
+(`OverloadMiddleware.refuses`) is shed with an apology before it costs any database
+work, instead of the poller pausing while the newest questions wait unseen at Telegram.
+
 When the database is down the claim is skipped: answering twice is better than not
 answering.
 """
@@ -25,6 +29,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +40,7 @@ from aiogram.types import TelegramObject, Update
 from bot.storage import Storage, StorageError
 from bot.telegram.common import bounded
 from bot.telegram.metrics import Metrics
+from bot.telegram.overload import OverloadMiddleware, question_in
 
 log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that stopped mid-way (webhook mode; in
@@ -121,14 +127,19 @@ async def poll(
     allowed_updates: list[str] | None = None,
     timeout: int = 30,
     grace: float = 20.0,
-    max_in_flight: int = 256,
+    max_in_flight: int = 1024,
 ) -> None:
     """Long polling that loses nothing: an update is confirmed to Telegram once it is
     accepted into the inbox (its claim and JSON in the database: a crash leaves it
     there for the next start) or, when the database cannot take it, once it and every
     earlier one are handled. On `stop`, drains what is in flight (up to `grace`
-    seconds) and confirms it."""
+    seconds) and confirms it.
+
+    Questions the dispatcher's `overload` refuses are shed as they arrive (confirmed
+    once the apology is sent); reading pauses only when `max_in_flight` updates are
+    running, which questions alone cannot reach while OVERLOAD_QUEUE is below it."""
     storage: Storage | None = dp.get("storage")
+    overload: OverloadMiddleware | None = dp.get("overload")
     inbox = _Inbox()  # the owner of the inbox's breaker
     recovered: list[Update] = []
     if storage is not None:
@@ -153,13 +164,15 @@ async def poll(
     handled: set[int] = set()  # handled but not yet confirmed (an earlier one still runs)
     accepted: set[int] = set()  # in the inbox: confirmable while still running
     cut_off: set[int] = set()  # stopped before handled and not in the inbox: never confirm
+    questions: set[int] = set()  # questions admitted and running (what OVERLOAD_QUEUE bounds)
+    shedding: dict[int, asyncio.Task[Any]] = {}  # apologies being sent: confirmed when sent
     offset: int | None = None
     errors = 0
 
     def confirmable() -> int | None:
         """The offset that confirms everything accepted or handled without skipping an
         update that is neither."""
-        unsafe = [u for u in in_flight if u not in accepted] + [*cut_off]
+        unsafe = [u for u in in_flight if u not in accepted] + [*cut_off, *shedding]
         pending = min(unsafe) if unsafe else None
         done = [u for u in handled | accepted if pending is None or u < pending]
         if not done:
@@ -181,13 +194,16 @@ async def poll(
 
     def _finished(uid: int, task: asyncio.Task[Any]) -> None:
         in_flight.pop(uid, None)
+        questions.discard(uid)
         if task.cancelled() and uid not in accepted:
             cut_off.add(uid)  # not in the inbox: Telegram must deliver it again
         else:
             handled.add(uid)
         accepted.discard(uid)
 
-    async def handle(update: Update, entry: asyncio.Future[set[int] | None] | None) -> None:
+    async def handle(
+        update: Update, entry: asyncio.Future[set[int] | None] | None, received: float
+    ) -> None:
         """Handle `update` while its batch enters the inbox (`entry`): a slow database
         delays the answer by at most ENTRY_WAIT, and an update the inbox says was
         handled already is skipped when it says so in time."""
@@ -199,7 +215,9 @@ async def poll(
                 if taken is not None and update.update_id not in taken:
                     return  # handled by an earlier run
         try:
-            await dp.feed_update(bot, update, accepted=entry is not None)
+            await dp.feed_update(
+                bot, update, accepted=entry is not None, admitted=True, received=received
+            )
         except Exception:  # the error handlers already ran; never lose the poller
             log.exception("update %s failed", update.update_id)
         if entry is not None and not entry.done() and storage is not None:
@@ -212,9 +230,35 @@ async def poll(
 
     def start(update: Update, entry: asyncio.Future[set[int] | None] | None) -> None:
         uid = update.update_id
-        task = asyncio.create_task(handle(update, entry))
+        task = asyncio.create_task(handle(update, entry, time.monotonic()))
         in_flight[uid] = task
         task.add_done_callback(functools.partial(_finished, uid))
+
+    def _shed_sent(uid: int, task: asyncio.Task[Any]) -> None:
+        shedding.pop(uid, None)
+        if task.cancelled():
+            cut_off.add(uid)  # apology not sent: Telegram must deliver the question again
+        else:
+            handled.add(uid)
+
+    def admit(batch: list[Update]) -> list[Update]:
+        """The updates to handle; each question beyond what `overload` lets this worker
+        queue gets its apology now (no inbox, no claim: if the process dies first,
+        Telegram delivers it again)."""
+        if overload is None:
+            return batch
+        taken = []
+        for update in batch:
+            message = question_in(update)
+            if message is not None:
+                if overload.refuses(len(questions)):
+                    task = asyncio.create_task(overload.shed(bot, message))
+                    shedding[update.update_id] = task
+                    task.add_done_callback(functools.partial(_shed_sent, update.update_id))
+                    continue
+                questions.add(update.update_id)
+            taken.append(update)
+        return taken
 
     def entered(future: asyncio.Future[set[int] | None]) -> None:
         """The batch is in the inbox: its updates may be confirmed while they run."""
@@ -234,7 +278,7 @@ async def poll(
             # While something is unconfirmed, ask again soon: the next getUpdates is what
             # confirms the updates just handled, and until then a crash would bring them
             # back (UpdateOnce would skip them, unless the crash also beat its record).
-            unconfirmed = handled or any(u not in accepted for u in in_flight)
+            unconfirmed = handled or shedding or any(u not in accepted for u in in_flight)
             wait = CONFIRM_WAIT if unconfirmed else timeout
             fetch = asyncio.ensure_future(
                 bot(
@@ -262,11 +306,14 @@ async def poll(
                 continue
             # Updates already running come back until confirmed: skip those.
             batch: list[Update] = []
+            seen: set[int] = set()
             for u in updates:
-                seen = {b.update_id for b in batch}
-                if u.update_id not in in_flight and u.update_id not in handled | seen:
+                uid = u.update_id
+                if not (uid in in_flight or uid in shedding or uid in handled or uid in seen):
                     batch.append(u)  # the first of an id repeated in one response wins
+                    seen.add(uid)
             fresh = len(batch)
+            batch = admit(batch)
             if batch:
                 # Into the inbox and handled at once, side by side: the answer never
                 # waits for the database more than ENTRY_WAIT; the batch is confirmed
@@ -287,6 +334,8 @@ async def poll(
                 handled.difference_update([u for u in handled if u < new_offset])
                 offset = new_offset
     finally:
+        if shedding:
+            await asyncio.wait([*shedding.values()], timeout=5)
         if in_flight:
             log.info(
                 "stopping: %s update(s) in flight, waiting up to %.0f s", len(in_flight), grace

@@ -27,8 +27,9 @@ class Metrics:
             "migrant_bot_questions_in_flight", "Questions being answered now", registry=r
         )
         self.overload = Counter(
-            "migrant_bot_overload_replies", "Overload replies (notice: answer follows; "
-            "shed: asked to try again)", ["kind"], registry=r,
+            "migrant_bot_overload_replies",
+            "Overload replies (notice, late_notice: the answer follows; shed: asked to try again)",
+            ["kind"], registry=r,
         )  # fmt: skip
         self.api_errors = Counter(
             "migrant_bot_bot_api_errors", "Bot API errors by HTTP code", ["code"], registry=r

@@ -46,9 +46,11 @@ class Running:
 
 
 @pytest.fixture
-async def running(bot_settings, embedder):
+async def running(request, bot_settings, embedder):
+    """The bot polling a stand-in; indirect parameters are settings to change."""
     async with BotAPIStandIn() as api:
-        settings = bot_settings.model_copy(update={"telegram_api_url": api.base_url})
+        changes = getattr(request, "param", {})
+        settings = bot_settings.model_copy(update={"telegram_api_url": api.base_url, **changes})
         assistant = Assistant(settings, embedder=embedder)
         storage = open_storage(settings)
         await storage.open()
@@ -61,6 +63,11 @@ async def running(bot_settings, embedder):
         async def slow_question(message: Message) -> None:
             await gate.wait()
             await message.answer("slow answer")
+
+        @slow.message(F.text == "quick question")
+        async def quick_question(message: Message) -> None:
+            await message.answer("quick answer")
+            await asyncio.sleep(1.0)  # work after the answer (events, the gaps log)
 
         dp.include_router(slow)
         dp.sub_routers.insert(0, dp.sub_routers.pop())  # before the real routers
@@ -169,4 +176,64 @@ async def test_a_redelivered_update_is_answered_once(running):
     api._updates.append({"update_id": 10_000, "message": message})
     await api.settle(1.5)
     assert len(api.since("sendMessage", since=0)) == 2  # the first, and update 10000 once
+    await running.halt()
+
+
+@pytest.mark.parametrize("running", [{"overload_queue": 2}], indirect=True)
+async def test_questions_beyond_the_queue_are_shed_at_once_without_touching_the_inbox(running):
+    api = running.api
+    running.start()
+    for user in (6040, 6041):  # the queue is full while these wait
+        await api.send_text(user, "slow question", "en")
+    await asyncio.sleep(0.8)
+    for user in (6042, 6043, 6044):
+        await api.send_text(user, QUESTION, "en")
+    await api.send_text(6045, "/help", "en")  # commands are never shed
+    calls = await api.wait_for("sendMessage", count=4, since=0, timeout=30)
+    by_chat = {int(c.params["chat_id"]): c.text for c in calls}
+    for user in (6042, 6043, 6044):
+        assert "too many questions right now" in by_chat[user], by_chat
+    assert "too many questions" not in by_chat[6045]
+    await wait_confirmed(running)
+    assert running.pending_ids() == []  # the shed ones confirmed once their apology went
+    inbox = [payload for _, payload in await running.storage.unfinished_updates()]
+    assert len(inbox) == 2 and all("slow question" in p for p in inbox)  # no shed one
+    running.gate.set()
+    await api.wait_for("sendMessage", count=6, since=0, timeout=30)
+    await asyncio.sleep(0.5)  # the slow handlers return after their answers
+    mark = api.mark()
+    await api.send_text(6046, QUESTION, "en")  # room again: answered
+    [answer] = await api.wait_for("sendMessage", since=mark, timeout=30)
+    assert "patent" in answer.text.lower() and "too many" not in answer.text
+    rendered = running.dp["metrics"].render("v").decode()
+    assert 'migrant_bot_overload_replies_total{kind="shed"} 3.0' in rendered
+    await running.halt()
+    shed = [c for c in api.since("sendMessage", since=0) if int(c.params["chat_id"]) in by_chat]
+    assert len(shed) == 4  # an apology each (and the /help reply), nothing more
+
+
+@pytest.mark.parametrize("running", [{"overload_notice_seconds": 0.4}], indirect=True)
+async def test_a_question_still_unanswered_late_gets_the_notice_and_an_answered_one_never(
+    running,
+):
+    # Nothing else is in flight, so the estimate says no wait: only the timer can tell
+    # the slow one (0.75 x 0.4 s after it arrived); the quick one is answered at once
+    # and its handler goes on for a second, past the timer, without a notice.
+    api = running.api
+    running.start()
+    await api.send_text(6050, "slow question", "en")
+    await api.send_text(6051, "quick question", "en")
+    calls = await api.wait_for("sendMessage", count=2, since=0, timeout=30)
+    await asyncio.sleep(1.5)
+    running.gate.set()
+    await api.wait_for("sendMessage", count=3, since=0, timeout=30)
+    await api.settle(0.5)
+    calls = api.since("sendMessage", since=0)
+    slow = [c.text for c in calls if int(c.params["chat_id"]) == 6050]
+    quick = [c.text for c in calls if int(c.params["chat_id"]) == 6051]
+    assert len(slow) == 2 and "Many questions right now" in slow[0], slow
+    assert slow[1] == "slow answer"
+    assert quick == ["quick answer"]
+    rendered = running.dp["metrics"].render("v").decode()
+    assert 'migrant_bot_overload_replies_total{kind="late_notice"} 1.0' in rendered
     await running.halt()
