@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Protocol
@@ -48,10 +49,12 @@ MODEL_NICE = 10
 
 def lower_priority() -> None:
     """Thread or process initialiser: the calling thread (Linux keeps a nice value per
-    thread) gives way to the event loop when the CPU is short. Where that is not
-    possible (another system, a sandbox) nothing changes."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MODEL_NICE)
+    thread, and nice(2) changes the caller's) gives way to the event loop when the CPU
+    is short. Elsewhere it would slow the whole process, so nothing changes there."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        os.nice(MODEL_NICE)  # relative to the thread that started this one: the loop's
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

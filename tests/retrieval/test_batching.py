@@ -4,10 +4,14 @@ The batched path must rank exactly as one question at a time does: these tests c
 the two paths on the same index, so they fail if batching mixes up questions."""
 
 import asyncio
+import os
+import sys
+import threading
 
 import pytest
 
 from bot.retrieval.assistant import Assistant
+from bot.retrieval.embed import MODEL_NICE
 from bot.retrieval.results import Question
 from tests.retrieval.test_search import FIXTURE_THRESHOLDS
 
@@ -134,3 +138,20 @@ async def test_a_failing_batch_fails_its_callers_not_the_loop(fresh, embedder, m
     finally:
         assistant.close()
     assert all(isinstance(o, RuntimeError) for o in outcomes)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread")
+async def test_the_model_threads_give_way_to_the_event_loop(fresh):
+    # Under overload the loop sends every notice and apology: it must not wait for CPU
+    # behind the model (bench/faults.py overload).
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assistant = fresh(answer_cache_size=0)
+    try:
+        await asyncio.gather(*(assistant.aask(q, lang) for q, lang in QUESTIONS[:4]))
+        threads = [t for t in threading.enumerate() if t in assistant._executor._threads]
+        assert threads
+        for thread in threads:
+            assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == loop_nice + MODEL_NICE
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice
+    finally:
+        assistant.close()
