@@ -1,7 +1,16 @@
+import json
+
 import pytest
 
 from bot.retrieval.countries import mentioned_countries, other_country
-from bot.retrieval.language import detect_language
+from bot.retrieval.language import (
+    CYRILLIC,
+    NGRAM_FILE,
+    NgramModel,
+    count_ngrams,
+    detect_language,
+    ngram_model,
+)
 from bot.retrieval.normalize import fold_letters, normalize, script_of, tokens
 from bot.retrieval.queries import clause_variants, clauses, query_variants, searched
 from bot.retrieval.transliterate import (
@@ -279,3 +288,39 @@ def test_kazakh_kyrgyz_tajik_in_latin_are_searched_in_cyrillic():
     forms = query_variants(text, detect_language(text))
     assert forms == ["zhumys ruqsatyn qalai alamyn", "жумыс руқсатын қалаи аламын"]
     assert searched(forms) == "жумыс руқсатын қалаи аламын"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # From knowledge/training/ (labelled questions, not the entries the n-grams were
+        # counted on): letters and listed words alone took these for Kazakh or Russian.
+        ("Түркиядан депортация болгон адам кайра Стамбулга бара алабы?", "ky"),
+        ("Дубайга туристтик виза канча күндө чыгат", "ky"),
+        ("казакстандан чыгарып жиберишсе кайра кире аламбы", "ky"),
+    ],
+)
+def test_suffixes_tell_kyrgyz_from_kazakh_and_russian(text, lang):
+    assert detect_language(text).lang == lang
+
+
+def test_the_ngram_model_learns_from_counts_and_refuses_other_languages():
+    data = count_ngrams(
+        {
+            "ky": ["барабы келеби болобу", "кантип алабыз", "иштесе болобу"],
+            "kk": ["бара ма келе ме бола ма", "қалай аламыз", "жұмыс істесе бола ма"],
+        }
+    )
+    model = NgramModel.from_counts(data)
+    votes = model.votes(["болобу", "барабы"])
+    assert votes["ky"] == 0.0 and votes["kk"] < 0.0  # the likeliest has 0, others less
+    assert model.votes(["hello"]) == dict.fromkeys(CYRILLIC, 0.0)  # no Cyrillic: no vote
+    with pytest.raises(ValueError, match="languages"):
+        NgramModel.from_counts({**data, "languages": ["ru", "kk"]})
+
+
+def test_the_bundled_ngram_model_covers_every_cyrillic_language():
+    data = json.loads(NGRAM_FILE.read_text(encoding="utf-8"))
+    assert data["languages"] == list(CYRILLIC)
+    assert all(total > 10_000 for total in data["totals"])
+    assert ngram_model().votes(tokens(normalize("каттоо мөөнөтү канча күн")))["ky"] == 0.0
