@@ -304,6 +304,20 @@ def test_suffixes_tell_kyrgyz_from_kazakh_and_russian(text, lang):
     assert detect_language(text).lang == lang
 
 
+@pytest.mark.parametrize(
+    ("text", "hint", "lang"),
+    [
+        # Every migrant says "регистрация", "виза", "штраф": they are not Russian votes.
+        ("а регистрация ше", "kk", "kk"),
+        ("виза керекпи", None, "ky"),
+        ("регистрация", None, "ru"),  # nothing else to go on: Russian, as before
+        ("штраф за регистрацию", None, "ru"),
+    ],
+)
+def test_migration_loanwords_do_not_make_a_message_russian(text, hint, lang):
+    assert detect_language(text, hint=hint).lang == lang
+
+
 def test_the_ngram_model_learns_from_counts_and_refuses_other_languages():
     data = count_ngrams(
         {
