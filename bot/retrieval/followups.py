@@ -17,11 +17,15 @@ import re
 from dataclasses import dataclass
 
 from bot.domain import ORIGIN_COUNTRIES, STAY_COUNTRIES
+from bot.retrieval import smalltalk
 from bot.retrieval.countries import mentioned_countries
 from bot.retrieval.normalize import normalize
 
 # Longer than this, a message carries a question of its own.
 MAX_FOLLOWUP_WORDS = 6
+# A message with at most this many words besides the link words names a topic but no
+# place ("а регистрация?"): it keeps the place of the previous answer.
+MAX_TOPIC_SWITCH_WORDS = 2
 
 # Words that only connect a follow-up to what came before ("а для", "and for", "-chi").
 _LINKS = frozenset(
@@ -30,8 +34,8 @@ _LINKS = frozenset(
     "and for in from about what if then too also "
     "va uchun da ham agar -chi chi bo'lsa bolsa "
     "ва учун да ҳам хам агар чи бўлса булса "
-    "мен үшін ушин де да ше ма ме бойынша "
-    "жана үчүн учун дагы деле эмне "
+    "мен үшін ушин де да ше ма ме ба бе па пе бойынша "
+    "жана үчүн учун дагы деле эмне чы чи "
     "ва барои дар аз ҳам хам агар чӣ чи "
     "мы я мен man men biz мы мен ман".split()
 )
@@ -76,12 +80,33 @@ def is_followup(text: str) -> bool:
     return bool(rest) and all(w in _DETAIL for w in rest)
 
 
+def is_topic_switch(text: str) -> bool:
+    """A message of one or two words besides the link words, naming no country and not
+    small talk ("а регистрация ше?", "а штраф?"): another topic in the same place."""
+    words = _WORD.findall(normalize(text))
+    rest = [w for w in words if w not in _LINKS]
+    return (
+        0 < len(rest) <= MAX_TOPIC_SWITCH_WORDS
+        and len(words) <= MAX_FOLLOWUP_WORDS
+        and not mentioned_countries(text)
+        and smalltalk.classify(text) is None
+    )
+
+
 def contextualise(text: str, previous: Context | None, now: float, window: float) -> str | None:
-    """The text to search for a follow-up of `previous` (its topic, then the message),
-    or None when `text` is not a follow-up or the previous answer is too old."""
-    if previous is None or now - previous.at > window or not is_followup(text):
+    """The text to search for a follow-up of `previous` (its topic, then the message;
+    for a topic switch only the place the topic named), or None when `text` is not a
+    follow-up or the previous answer is too old."""
+    if previous is None or now - previous.at > window:
         return None
     title = previous.title
+    if not is_followup(text):
+        if not is_topic_switch(text):
+            return None
+        # "а регистрация ше" after the stay limit in Russia: registration in Russia.
+        # The previous title would pull the search back to the stay limit.
+        place = [w for w in title.split() if mentioned_countries(w) & set(STAY_COUNTRIES)]
+        return f"{' '.join(place)} {text}" if place else None
     named = mentioned_countries(text)
     for kind in (set(STAY_COUNTRIES), set(ORIGIN_COUNTRIES)):
         if named & kind:

@@ -22,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
 from bot.retrieval.assistant import Assistant
-from bot.retrieval.followups import contextualise
+from bot.retrieval.followups import contextualise, is_followup
 from bot.retrieval.render import (
     render_abstain,
     render_clarify,
@@ -163,7 +163,8 @@ async def on_question(
             return
         if result.decision == "answer" and result.entry is not None:
             note = None
-            if followup and previous is not None:  # say which topic it continues
+            if followup and previous is not None and is_followup(question):
+                # say which topic it continues (not for a new topic in the same place)
                 note = "↪️ " + _("Continuing: {topic}").format(topic=previous.title)
             await send_entry(
                 bot, chat_id, result.entry, result.lang, state, question, note, cyrillic
