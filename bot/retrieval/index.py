@@ -35,7 +35,7 @@ from bot.knowledge.entries import KnowledgeBase
 from bot.knowledge.labelled import read_questions, training_files
 from bot.knowledge.validation import load_kb
 from bot.retrieval.embed import Embedder
-from bot.retrieval.language import detect_language
+from bot.retrieval.language import NGRAM_FILE, detect_language
 from bot.retrieval.normalize import normalize
 from bot.retrieval.queries import query_variants, searched
 from bot.retrieval.scorer import FILE as SCORER_FILE
@@ -370,6 +370,9 @@ def build_index(
             "dim": embedder.dim,
             "kb_hash": kb.content_hash,
             "labelled_hash": _rows_hash(labelled),
+            # The language detector decides how questions are searched and what the
+            # scorer learns: new n-gram counts call for a new version too.
+            "language_model": file_sha256(NGRAM_FILE),
             "built_at": built_at.isoformat(),
             "counts": {"entries": len(kb), "rows": len(rows), "by_lang": by_lang},
             "embedded": embedded,
@@ -411,6 +414,7 @@ def _same_as(
         and manifest.get("model_id") == embedder.model_id
         and (SCORER_FILE in (manifest.get("sha256") or {})) == scored
         and manifest.get("labelled_hash", _rows_hash([])) == labelled
+        and manifest.get("language_model") == file_sha256(NGRAM_FILE)
         and damage(path, manifest) is None  # a damaged version in service is rebuilt
     )
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bot.knowledge.validation import InvalidKnowledgeBase
+from bot.retrieval import index as index_module
 from bot.retrieval.index import (
     POINTER,
     CorruptIndex,
@@ -20,6 +21,7 @@ from bot.retrieval.index import (
     load_index,
     switch_to,
 )
+from bot.retrieval.language import NGRAM_FILE
 
 
 def rebuild(settings, embedder, **kw):
@@ -51,6 +53,15 @@ def test_unchanged_knowledge_builds_nothing(settings, embedder, built):
     assert again.unchanged and again.version == built.version
     assert list_versions(settings.index_dir) == [built.version]
     assert "nothing to do" in again.summary()
+
+
+def test_new_language_counts_call_for_a_new_version(settings, embedder, built, monkeypatch):
+    # The detector decides how questions are searched and what the scorer learns from.
+    counts = settings.data_dir / "recounted.json"
+    counts.write_text(NGRAM_FILE.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    monkeypatch.setattr(index_module, "NGRAM_FILE", counts)
+    again = rebuild(settings, embedder)
+    assert not again.unchanged and again.version != built.version
 
 
 def test_unchanged_texts_are_not_embedded_again(settings, embedder, built):
