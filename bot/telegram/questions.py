@@ -7,13 +7,14 @@ holds up other chats.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import logging
 import time
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -61,6 +62,10 @@ from bot.telegram.metrics import Metrics
 log = logging.getLogger(__name__)
 router = Router(name="questions")
 ABSTAIN_SUGGESTIONS = 3
+# "typing..." only when the answer is not ready within this many seconds: most answers
+# are (p50 about 0.2 s at normal load), and under load the extra Bot API call per
+# question costs the event loop what it needs for the answers.
+TYPING_AFTER = 0.5
 # A number typed within this many seconds of a clarify picks that topic ("2").
 CLARIFY_PICK_SECONDS = 600
 
@@ -136,10 +141,14 @@ async def on_question(
         metrics.questions.labels("picked", lang).inc()
         await try_stored(storage.log_event("picked", lang, entry_id), "event", owner=storage)
         return
-    await bot.send_chat_action(chat_id, "typing")
     previous = await previous_topic(state)
     followup = contextualise(question, previous, time.time(), settings.followup_window)
-    result = await assistant.aask(followup or question, hint=i18n.current_locale)
+    asking = asyncio.ensure_future(assistant.aask(followup or question, hint=i18n.current_locale))
+    done, _pending = await asyncio.wait({asking}, timeout=TYPING_AFTER)
+    if not done:  # the answer takes a while: show "typing..." meanwhile
+        with contextlib.suppress(TelegramAPIError):
+            await bot.send_chat_action(chat_id, "typing")
+    result = await asking
     kb = result.kb or assistant.version.kb
     metrics.questions.labels(result.decision, result.lang).inc()
     await try_stored(

@@ -443,3 +443,19 @@ class TestAWholeQuestionNeverWaits:
         assert KB["patent-payment"].text["ru"].title in answer.shown
         await tg.api.settle(1.0)
         assert len(tg.api.since("sendMessage", mark)) == 1
+
+
+async def test_typing_is_shown_only_while_an_answer_keeps_the_user_waiting(tg, monkeypatch):
+    from bot.telegram import questions
+
+    await tg.say(959, "how do i pay for the patent", "en")
+    mark = tg.api.mark()
+    await tg.say(960, "how do i pay for the patent", "en")  # from the cache: at once
+    assert tg.api.since("sendChatAction", mark) == []
+    monkeypatch.setattr(questions, "TYPING_AFTER", 0.0)  # now every answer is "slow"
+    mark = tg.api.mark()
+    await tg.say(961, "how long can i stay in kazakhstan", "en")
+    [action] = tg.api.since("sendChatAction", mark)
+    assert action.params["action"] == "typing" and int(action.params["chat_id"]) == 961
+    [answer] = tg.api.since("sendMessage", mark)
+    assert answer.at >= action.at  # shown before the answer, not after
