@@ -151,58 +151,62 @@ async def on_question(
     result = await asking
     kb = result.kb or assistant.version.kb
     metrics.questions.labels(result.decision, result.lang).inc()
-    await try_stored(
-        storage.log_event(result.decision, result.lang, result.entry_id), "event", owner=storage
-    )
-    cyrillic = result.lang == "uz" and result.script == "cyrl"
-    if settings.handoff_enabled and result.decision != "smalltalk":  # "send the question
-        # I just asked" to a consultant: a greeting is not a question
-        await state.set_data(remember_last_question(await state.get_data(), question))
-    if result.lang == "uz":  # later taps (a topic, a vote) answer in the same script
-        await state.update_data(uz_cyrillic=cyrillic)
-    with i18n.use_locale(result.lang):
-        if result.decision == "smalltalk":  # answered as small talk, never a gap
-            await send_html(
-                bot,
-                chat_id,
-                render_smalltalk(result.smalltalk or "", result.lang, fmt="html"),
-                keyboards.entries([], result.lang, via="a", with_browse=True),
-                cyrillic,
-            )
-            return
-        if result.decision == "answer" and result.entry is not None:
-            note = None
-            if followup and previous is not None and is_followup(question):
-                # say which topic it continues (not for a new topic in the same place)
-                note = "↪️ " + _("Continuing: {topic}").format(topic=previous.title)
-            await send_entry(
-                bot, chat_id, result.entry, result.lang, state, question, note, cyrillic
-            )
-            return
-        if result.decision == "clarify":
-            items = [kb[c.entry_id] for c in result.candidates if c.entry_id in kb]
-            sent = await send_html(
-                bot,
-                chat_id,
-                render_clarify(result, kb, result.lang, fmt="html"),
-                keyboards.entries(items, result.lang, via="c", none_of_these=True),
-                cyrillic,
-            )
+    try:
+        cyrillic = result.lang == "uz" and result.script == "cyrl"
+        if settings.handoff_enabled and result.decision != "smalltalk":  # "send the question
+            # I just asked" to a consultant: a greeting is not a question
+            await state.set_data(remember_last_question(await state.get_data(), question))
+        if result.lang == "uz":  # later taps (a topic, a vote) answer in the same script
+            await state.update_data(uz_cyrillic=cyrillic)
+        with i18n.use_locale(result.lang):
+            if result.decision == "smalltalk":  # answered as small talk, never a gap
+                await send_html(
+                    bot,
+                    chat_id,
+                    render_smalltalk(result.smalltalk or "", result.lang, fmt="html"),
+                    keyboards.entries([], result.lang, via="a", with_browse=True),
+                    cyrillic,
+                )
+                return
+            if result.decision == "answer" and result.entry is not None:
+                note = None
+                if followup and previous is not None and is_followup(question):
+                    # say which topic it continues (not for a new topic in the same place)
+                    note = "↪️ " + _("Continuing: {topic}").format(topic=previous.title)
+                await send_entry(
+                    bot, chat_id, result.entry, result.lang, state, question, note, cyrillic
+                )
+                return
+            if result.decision == "clarify":
+                items = [kb[c.entry_id] for c in result.candidates if c.entry_id in kb]
+                sent = await send_html(
+                    bot,
+                    chat_id,
+                    render_clarify(result, kb, result.lang, fmt="html"),
+                    keyboards.entries(items, result.lang, via="c", none_of_these=True),
+                    cyrillic,
+                )
+                await remember_question(state, sent.message_id, question)
+                await state.update_data(
+                    clarify={"ids": [e.id for e in items], "lang": result.lang, "at": time.time()}
+                )
+                return
+            if result.ranking:  # something was asked (not only emoji or punctuation)
+                # Logged before the reply: a /forget sent right after it must find the row.
+                await try_stored(
+                    storage.log_gap(user_key, anonymise(question), result.lang, "abstain"),
+                    "gap",
+                    owner=storage,
+                )
+            suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
+            sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions, cyrillic)
             await remember_question(state, sent.message_id, question)
-            await state.update_data(
-                clarify={"ids": [e.id for e in items], "lang": result.lang, "at": time.time()}
-            )
-            return
-        if result.ranking:  # something was asked (not only emoji or punctuation)
-            # Logged before the reply: a /forget sent right after it must find the row.
-            await try_stored(
-                storage.log_gap(user_key, anonymise(question), result.lang, "abstain"),
-                "gap",
-                owner=storage,
-            )
-        suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
-        sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions, cyrillic)
-        await remember_question(state, sent.message_id, question)
+
+    finally:
+        # Counted after the reply: with a hung database the count waits, not the user.
+        await try_stored(
+            storage.log_event(result.decision, result.lang, result.entry_id), "event", owner=storage
+        )
 
 
 @router.callback_query(WayOutCb.filter(F.action == "none"))

@@ -36,10 +36,18 @@ class Harness:
     def key(self, user_id: int) -> str:
         return user_key(user_id, SALT)
 
+    async def idle(self, timeout: float = 5.0) -> None:
+        """Until the dispatcher has finished the updates it took: a handler may still
+        write (the event count, say) after its reply has reached the stand-in."""
+        running = list(getattr(self.dp, "_handle_update_tasks", ()))
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+
     async def say(self, user_id: int, text: str, lang: str | None = "ru", count: int = 1):
         """The user sends `text`; returns the bot's `count` sendMessage calls."""
         await self.api.send_text(user_id, text, lang)
         calls = await self.api.wait_for("sendMessage", count)
+        await self.idle()
         self.transcript.append((f"user[{lang}]", text))
         for c in calls:
             buttons = " | ".join(b["text"] for b in c.buttons)
@@ -49,6 +57,7 @@ class Harness:
     async def tap(self, data: str, message: Call | dict, user_id: int, lang: str | None = "ru"):
         await self.api.press(data, message, user_id, lang)
         answered = await self.api.wait_for("answerCallbackQuery")
+        await self.idle()
         self.transcript.append(("user taps", data))
         return answered[0]
 
