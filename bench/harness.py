@@ -49,6 +49,11 @@ class Figures:
     p95_ms: float
     answered: int
     seconds: float
+    # CPU time per answer, of the whole process and of the event loop's thread (the
+    # rest is the model, the ranking and the storage threads). The stand-in and the
+    # simulated users share the loop, so its figure includes them.
+    cpu_ms: float = 0.0
+    loop_cpu_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -57,7 +62,14 @@ class Figures:
             "p95_ms": round(self.p95_ms, 1),
             "answered": self.answered,
             "seconds": round(self.seconds, 2),
+            "cpu_ms_per_answer": round(self.cpu_ms, 1),
+            "loop_cpu_ms_per_answer": round(self.loop_cpu_ms, 1),
         }
+
+    def cpu_bound_rps(self, cores: int) -> float:
+        """Answers per second this CPU cost per answer would allow with every core busy:
+        an upper bound no batching or scheduling can pass."""
+        return cores * 1000 / self.cpu_ms if self.cpu_ms else 0.0
 
 
 def peak_rss_mb() -> float:
@@ -117,7 +129,8 @@ def _standin_class():
 
 
 async def _drive(standin, users: int, per_user: int, questions: list[str], seed: int = 7):
-    """`users` closed-loop users, each asking `per_user` questions; latencies in ms."""
+    """`users` closed-loop users, each asking `per_user` questions: the run's figures
+    (latencies in ms, and the CPU it cost, measured on the loop's thread)."""
     rng = random.Random(seed)
     latencies: list[float] = []
     loop = asyncio.get_running_loop()
@@ -133,18 +146,18 @@ async def _drive(standin, users: int, per_user: int, questions: list[str], seed:
             latencies.append((answered - sent) * 1000)
 
     started = time.perf_counter()
+    cpu, loop_cpu = time.process_time(), time.thread_time()
     await asyncio.gather(*(user(100_000 + i) for i in range(users)))
     elapsed = time.perf_counter() - started
-    return latencies, elapsed
-
-
-def _figures(latencies: list[float], elapsed: float) -> Figures:
+    cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
     return Figures(
         rps=len(latencies) / elapsed if elapsed else 0.0,
         p50_ms=statistics.median(latencies) if latencies else 0.0,
         p95_ms=percentile(latencies, 0.95),
         answered=len(latencies),
         seconds=elapsed,
+        cpu_ms=cpu * 1000 / len(latencies) if latencies else 0.0,
+        loop_cpu_ms=loop_cpu * 1000 / len(latencies) if latencies else 0.0,
     )
 
 
@@ -320,12 +333,11 @@ def throughput(
             try:
                 # one short warm-up round, not counted
                 await runner(settings, assistant, lambda s: _drive(s, 2, 1, questions, seed=1))
-                latencies, elapsed = await runner(
+                return await runner(
                     settings, assistant, lambda s: _drive(s, users, per_user, questions)
                 )
             finally:
                 assistant.close()
-            return _figures(latencies, elapsed)
 
         project = asyncio.run(measure(_run_project, model))
         naive = asyncio.run(measure(_run_naive, local))
@@ -342,6 +354,10 @@ def throughput(
         "model_batch_rps": round(ceiling, 1),
         "cores": cores,
         "project_share_of_model_batch_rps": round(project.rps / ceiling, 2) if ceiling else None,
+        # what each bot's CPU per answer would allow on every core: the project is near
+        # its own bound when the machine, not its scheduling, is the limit
+        "project_cpu_bound_rps": round(project.cpu_bound_rps(cores), 1),
+        "naive_cpu_bound_rps": round(naive.cpu_bound_rps(cores), 1),
         "note": (
             "questions are drawn with repetition from the labelled training questions, so "
             "the project's caches of normalised questions help it as they would with real "
@@ -429,12 +445,17 @@ def soak(settings: Settings, updates: int = 50_000, users: int = 50) -> dict[str
 def table(results: dict[str, Any]) -> str:
     lines = []
     if "project" in results:
-        lines.append(f"{'bot':<9} {'msg/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'answered':>9}")
+        lines.append(
+            f"{'bot':<9} {'msg/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'answered':>9} "
+            f"{'CPU ms/answer':>14} {'of it loop':>11} {'CPU bound/s':>12}"
+        )
         for name in ("project", "naive"):
             f = results[name]
             lines.append(
                 f"{name:<9} {f['rps']:>8.2f} {f['p50_ms']:>9.1f} {f['p95_ms']:>9.1f} "
-                f"{f['answered']:>9}"
+                f"{f['answered']:>9} {f.get('cpu_ms_per_answer', 0):>14.1f} "
+                f"{f.get('loop_cpu_ms_per_answer', 0):>11.1f} "
+                f"{results.get(name + '_cpu_bound_rps', 0):>12.1f}"
             )
         lines.append(
             f"ratio (project/naive msg/s): {results['ratio_rps']}; model batch ceiling "
