@@ -47,6 +47,29 @@ _COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
         "yekaterinburg",
         "novosibirsk",
         "rf",
+        # more cities migrants name; forms that are words of their own elsewhere are
+        # left out (Kazakh "қазан", October; Uzbek "samara", benefit)
+        "казань",
+        "казани",
+        "kazan",
+        "краснодар",
+        "krasnodar",
+        "красноярск",
+        "krasnoyarsk",
+        "тюмен",
+        "tyumen",
+        "сургут",
+        "surgut",
+        "ростов",
+        "rostov",
+        "новгород",
+        "novgorod",
+        "сочи",
+        "sochi",
+        "челябинск",
+        "chelyabinsk",
+        "владивосток",
+        "vladivostok",
     ),
     "kz": (
         "казахст",
@@ -71,12 +94,31 @@ _COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
         "караганд",
         "shymkent",
         "karagand",
+        "алмаат",  # Tajik "Алмаато"
+        "almaat",
+        "актау",
+        "ақтау",
+        "aktau",
+        "атырау",
+        "atyrau",
+        "актобе",
+        "ақтөбе",
+        "aktobe",
+        "павлодар",
+        "pavlodar",
+        "өскемен",
+        "оскемен",
+        "oskemen",
+        "костанай",
+        "қостанай",
+        "kostanay",
     ),
     "uz": (
         "узбек",
         "ўзбек",
         "ӯзбек",
         "өзбек",
+        "озбек",  # Kyrgyz and Kazakh without their letter ө
         "ташкент",
         "тошкент",
         "самарканд",
@@ -130,6 +172,48 @@ def mentioned_countries(text: str) -> set[str]:
             if any(word.startswith(s) for s in stems):
                 found.add(country)
     return found
+
+
+# How the people of a country of stay are named ("россиянам", "казахам", "for kazakhs",
+# "ресейліктерге", "казахстанцам"), and words for citizens that make the next country a
+# citizenship ("гражданам Казахстана", "Qozog'iston fuqarolari"). A word is a people's
+# name when its longest matching stem is one of these: "казахстане" matches "казах" but
+# also the longer "казахст", a place; "россиянам" matches "росси" and the longer "россиян".
+_PEOPLE_STEMS: dict[str, tuple[str, ...]] = {
+    "ru": ("россиян", "russian", "ресейлі", "ресейли", "rossiyalik", "россиялик", "орусиялык"),
+    "kz": (
+        "казах", "қазақ", "казак", "kazakh", "kazak", "qazaq", "qozoq", "қозоқ", "козок",
+        "казахстанц", "казакстандык", "қазақстандық", "qozog'istonlik", "qozogistonlik",
+        "қозоғистонлик", "козогистонлик",
+    ),
+}  # fmt: skip
+_CITIZEN_WORDS = (
+    "граждан", "citizen", "азамат", "fuqaro", "фуқаро", "фукаро", "шаҳрванд", "шахрванд",
+    "жаран",
+)  # fmt: skip
+
+
+def _longest(word: str, stems: tuple[str, ...]) -> int:
+    return max((len(s) for s in stems if word.startswith(s)), default=0)
+
+
+def named_as_people(text: str) -> set[str]:
+    """Countries of stay a message names only as people or citizens, never as a place:
+    "а россиянам?" asks about Russians (in the country already being discussed), "а в
+    России?" about Russia. A citizenship, for follow-ups (`bot.retrieval.followups`)."""
+    people, places = set(), set()
+    words = tokens(text)
+    for n, word in enumerate(words):
+        # the word for citizens comes before the country or after it, by language
+        beside = words[max(0, n - 1) : n] + words[n + 1 : n + 2]
+        for country, stems in _PEOPLE_STEMS.items():
+            place = _longest(word, _COUNTRY_STEMS[country])
+            citizens = place and any(w.startswith(_CITIZEN_WORDS) for w in beside)
+            if _longest(word, stems) > place or citizens:
+                people.add(country)
+            elif place:
+                places.add(country)
+    return people - places
 
 
 def other_country(entry_country: str, named: set[str], lang: str | None = None) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from bot.domain import ORIGIN_COUNTRIES, STAY_COUNTRIES
 from bot.retrieval import smalltalk
-from bot.retrieval.countries import mentioned_countries
+from bot.retrieval.countries import mentioned_countries, named_as_people
 from bot.retrieval.normalize import normalize
 
 # Longer than this, a message carries a question of its own.
@@ -50,7 +50,9 @@ _DETAIL = frozenset(
     "қанша канша неше бағасы багасы қашан кашан қайда кайда мерзім мерзим кешіксем "
     "канча баасы качан кайда мөөнөт мооонот мөөнөтү кечиксем "
     "чанд нархаш нарх кай куҷо кучо муҳлат мухлат дер "
-    "деньги денег pul пул money акча ақша".split()
+    "деньги денег pul пул money акча ақша "
+    "день дня дней days day kun кун күн руз рӯз "  # "how many days?"
+    "ичида ichida ішінде ичинде ичида дохили".split()  # "within (how many days)?"
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -71,11 +73,16 @@ def is_followup(text: str) -> bool:
     words = _WORD.findall(normalize(text))
     if not words or len(words) > MAX_FOLLOWUP_WORDS:
         return False
-    named = mentioned_countries(text)
+    named = mentioned_countries(text) | named_as_people(text)
     rest = [w for w in words if w not in _LINKS]
     if named:
-        # every other word is a link word, or part of the country's name ("из Узбекистана")
-        others = [w for w in rest if not mentioned_countries(w)]
+        # every other word is a link word, a "how much / how many days" word, or part of
+        # the country's name ("из Узбекистана", "гражданам Казахстана"); one may be left
+        others = [
+            w
+            for w in rest
+            if w not in _DETAIL and not (mentioned_countries(w) or named_as_people(w))
+        ]
         return len(others) <= 1
     return bool(rest) and all(w in _DETAIL for w in rest)
 
@@ -89,6 +96,7 @@ def is_topic_switch(text: str) -> bool:
         0 < len(rest) <= MAX_TOPIC_SWITCH_WORDS
         and len(words) <= MAX_FOLLOWUP_WORDS
         and not mentioned_countries(text)
+        and not named_as_people(text)
         and smalltalk.classify(text) is None
     )
 
@@ -107,11 +115,18 @@ def contextualise(text: str, previous: Context | None, now: float, window: float
         # The previous title would pull the search back to the stay limit.
         place = [w for w in title.split() if mentioned_countries(w) & set(STAY_COUNTRIES)]
         return f"{' '.join(place)} {text}" if place else None
-    named = mentioned_countries(text)
-    for kind in (set(STAY_COUNTRIES), set(ORIGIN_COUNTRIES)):
-        if named & kind:
+    # Countries of stay named as people ("а россиянам?", "гражданам Казахстана") are a
+    # citizenship, like "а для таджиков?": they keep the country of stay.
+    people = named_as_people(text)
+    named = mentioned_countries(text) - people
+    citizenship = (named & set(ORIGIN_COUNTRIES)) | people
+    for kind, found in (
+        (set(STAY_COUNTRIES), named & set(STAY_COUNTRIES)),
+        (set(ORIGIN_COUNTRIES), citizenship),
+    ):
+        if found:
             # "а в Казахстане?" after "Registration in Russia": the new country replaces
             # the old one of its kind; kept, both would be named and neither would rule
-            # the other out. A citizenship ("а для таджиков?") keeps the country of stay.
+            # the other out. A citizenship keeps the country of stay.
             title = " ".join(w for w in title.split() if not mentioned_countries(w) & kind)
     return f"{title} {text}"

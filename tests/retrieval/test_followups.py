@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.retrieval.followups import Context, contextualise
+from bot.retrieval.countries import mentioned_countries, named_as_people
+from bot.retrieval.followups import Context, contextualise, is_followup
 
 STAY_KK = Context("ru-stay-limit", "Ресейде визасыз қанша уақыт болуға болады", "kk", at=100.0)
 PATENT_RU = Context("ru-patent-pay", "Оплата патента (ежемесячный НДФЛ)", "ru", at=100.0)
+GET_PATENT_RU = Context("ru-patent-get", "Как получить патент в России", "ru", at=100.0)
+STAY_KZ_RU = Context("kz-stay-limit", "Сколько можно находиться в Казахстане", "ru", at=100.0)
 
 
 def test_a_detail_question_continues_the_whole_previous_topic():
@@ -37,3 +40,56 @@ def test_what_is_not_a_topic_switch_is_searched_as_it_is(text, previous, now):
     assert result is None or not result.startswith("Ресейде " + text)
     if previous is PATENT_RU or now == 1000.0 or text == "рахмет":
         assert result is None
+
+
+@pytest.mark.parametrize(
+    ("text", "people"),
+    [
+        ("а россиянам?", {"ru"}),
+        ("а гражданам казахстана?", {"kz"}),
+        ("Qozog'iston fuqarolari uchun-chi?", {"kz"}),  # the word for citizens comes after
+        ("and for kazakhs", {"kz"}),
+        ("казактарга канша?", {"kz"}),
+        ("казахстанцам тоже?", {"kz"}),
+        ("а в казахстане?", set()),  # a place
+        ("гражданин казахстана работает в казахстане", set()),  # named as a place too
+        ("а для таджиков?", set()),  # not a country of stay: mentioned_countries has it
+    ],
+)
+def test_people_of_a_country_of_stay_are_told_from_the_place(text, people):
+    assert named_as_people(text) == people
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "kept", "dropped"),
+    [
+        # Russians in Kazakhstan, not the stay limit in Russia
+        ("а россиянам", STAY_KZ_RU, "Казахстане", None),
+        # citizens of Kazakhstan working in Russia, not a work permit in Kazakhstan
+        ("а гражданам казахстана?", GET_PATENT_RU, "России", None),
+        # a place replaces the previous one
+        ("а в казахстане?", GET_PATENT_RU, "казахстане", "России"),
+        ("в казани?", STAY_KZ_RU, "казани", "Казахстане"),  # a city names its country
+    ],
+)
+def test_a_citizenship_keeps_the_country_of_stay_and_a_place_replaces_it(
+    text, previous, kept, dropped
+):
+    searched = contextualise(text, previous, 110.0, 600)
+    assert searched is not None and searched.endswith(text)
+    assert kept in searched
+    if dropped:
+        assert dropped not in searched
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["дар русия чанд руз?", "неча кун ичида?", "in kazan?", "алматыда ше", "дар алмаато чи?"],
+)
+def test_how_many_days_and_named_cities_are_follow_ups(text):
+    assert is_followup(text)
+
+
+def test_a_question_of_its_own_is_not_a_follow_up():
+    assert not is_followup("как получить патент в россии если я из таджикистана")
+    assert mentioned_countries("самарали иш") == set()  # Uzbek "effective", not Samara
