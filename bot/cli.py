@@ -298,7 +298,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
     import time
 
     from bot.i18n import gettext_for
-    from bot.retrieval.followups import Context, contextualise
+    from bot.retrieval.followups import Context, context_of, contextualise
     from bot.retrieval.render import render, render_answer, render_details, render_more
 
     assistant = service.open_assistant(settings, build_if_missing=True)
@@ -325,7 +325,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
             entry = kb[pending[int(line) - 1].entry_id]
             text = render_answer(entry, pending_lang)
             print("\n" + _with_details(text, render_details(entry, pending_lang)) + "\n")
-            topic = Context(entry.id, entry.local(pending_lang)[1].title, pending_lang, time.time())
+            topic = context_of(entry, pending_lang, time.time(), kb)
             pending = []
             continue
         followup = contextualise(line, topic, time.time(), settings.followup_window)
@@ -341,8 +341,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
         pending = result.candidates if result.decision == "clarify" else []
         pending_lang = result.lang
         if result.entry is not None:
-            title = result.entry.local(result.lang)[1].title
-            topic = Context(result.entry.id, title, result.lang, time.time())
+            topic = context_of(result.entry, result.lang, time.time(), kb)
 
 
 def cmd_run(args, settings: Settings) -> int:

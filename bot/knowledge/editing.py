@@ -56,6 +56,7 @@ TOP_ORDER = (
     "review_by",
     "review",
     "related",
+    "counterparts",
     "sources",
     "text",
 )

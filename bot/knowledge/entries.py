@@ -77,6 +77,8 @@ class Entry:
     related: tuple[str, ...] = ()
     review: Review | None = None
     path: str = ""
+    # the same subject in another country of stay ("а в Казахстане?" after this entry)
+    counterparts: tuple[str, ...] = ()
 
     @property
     def is_draft(self) -> bool:
@@ -129,6 +131,7 @@ class Entry:
                 else None
             ),
             path=data.get("path", ""),
+            counterparts=tuple(data.get("counterparts", ())),
         )
 
 

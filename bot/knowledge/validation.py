@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ENTRY_COUNTRIES, LANGUAGE_NAMES, LANGUAGES
+from bot.domain import ENTRY_COUNTRIES, LANGUAGE_NAMES, LANGUAGES, STAY_COUNTRIES
 from bot.errors import ProblemsFound
 from bot.knowledge.entries import Entry, KnowledgeBase, LocalText, Review, Source
 from bot.knowledge.labelled import BadQuestionsFile, read_questions, training_files
@@ -51,6 +51,7 @@ TOP_FIELDS = {
     "as_of": True,
     "review_by": True,
     "related": False,
+    "counterparts": False,
     "review": False,
     "sources": True,
     "text": True,
@@ -111,6 +112,7 @@ class _EntryChecker(DocumentChecker):
         as_of, review_by = self._check_dates(data)
         tags = self._string_list(data.get("tags", []), "tags")
         related = self._string_list(data.get("related", []), "related")
+        counterparts = self._string_list(data.get("counterparts", []), "counterparts")
         sources = self._check_sources(data.get("sources"))
         text = self._check_text(data.get("text"))
         review = self._check_review(data.get("review"), status)
@@ -131,6 +133,7 @@ class _EntryChecker(DocumentChecker):
             related=tuple(related),
             review=review,
             path=self.path,
+            counterparts=tuple(counterparts),
         )
 
     def _check_review(self, value: Any, status: Any) -> Review | None:
@@ -499,6 +502,22 @@ def check_kb(
                         f"related id '{rid}' does not exist in {kb_dir}; fix the id or remove it",
                     )
                 )
+        for i, cid in enumerate(entry.counterparts):
+            counterpart = entries.get(cid)
+            if cid not in first_seen:
+                why = f"does not exist in {kb_dir}; fix the id or remove it"
+            elif counterpart is None:
+                continue  # the other entry has problems of its own, reported there
+            elif counterpart.country not in STAY_COUNTRIES or counterpart.country == entry.country:
+                why = (
+                    f"is about '{counterpart.country}': a counterpart is the same subject in "
+                    f"another country of stay ({', '.join(STAY_COUNTRIES)}) than '{entry.country}'"
+                )
+            else:
+                continue
+            problems.append(
+                Problem(entry.path, doc.line("counterparts", i), f"counterpart '{cid}' {why}")
+            )
     problems.extend(_check_training(kb_dir, set(first_seen)))
     problems.sort(key=lambda p: (p.path, p.line))
     return KnowledgeBase(entries), problems

@@ -21,7 +21,7 @@ from bot.knowledge.entries import KnowledgeBase
 from bot.knowledge.labelled import Question
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.embed import Embedder
-from bot.retrieval.followups import Context, contextualise
+from bot.retrieval.followups import context_of, contextualise
 from bot.retrieval.language import detect_language
 from bot.retrieval.lexical import LexicalIndex
 from bot.retrieval.normalize import normalize, script_of
@@ -114,8 +114,7 @@ def followup_reader(assistant: Assistant, window: float = FOLLOWUP_EVAL_WINDOW) 
         if not result.ranking or result.kb is None:
             return text
         entry = result.kb[result.ranking[0].entry_id]
-        title = entry.local(result.lang)[1].title
-        context = Context(entry.id, title, result.lang, at=0.0)
+        context = context_of(entry, result.lang, 0.0, result.kb)
         return contextualise(text, context, now=0.0, window=window) or text
 
     return read

@@ -14,9 +14,11 @@ question's text (privacy by default, see DESIGN.md).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from bot.domain import ORIGIN_COUNTRIES, STAY_COUNTRIES
+from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.retrieval import smalltalk
 from bot.retrieval.countries import mentioned_countries, named_as_people
 from bot.retrieval.normalize import normalize
@@ -65,6 +67,21 @@ class Context:
     title: str  # in the language of that answer
     lang: str
     at: float  # time.time() of the answer
+    # per other country of stay, the titles of the entry's `counterparts` there
+    elsewhere: Mapping[str, str] = field(default_factory=dict)
+
+
+def context_of(entry: Entry, lang: str, at: float, kb: KnowledgeBase | None = None) -> Context:
+    """What a follow-up of `entry`, answered in `lang` at `at`, continues. With `kb`, the
+    titles of its counterparts in the other country of stay (see docs/knowledge-format.md)
+    come along, in the same language."""
+    elsewhere: dict[str, list[str]] = {}
+    for cid in entry.counterparts:
+        if kb is not None and cid in kb:
+            other = kb[cid]
+            elsewhere.setdefault(other.country, []).append(other.local(lang)[1].title)
+    titles = {country: " / ".join(found) for country, found in elsewhere.items()}
+    return Context(entry.id, entry.local(lang)[1].title, lang, at, titles)
 
 
 def is_followup(text: str) -> bool:
@@ -120,6 +137,11 @@ def contextualise(text: str, previous: Context | None, now: float, window: float
     people = named_as_people(text)
     named = mentioned_countries(text) - people
     citizenship = (named & set(ORIGIN_COUNTRIES)) | people
+    moved = named & set(STAY_COUNTRIES)
+    if len(moved) == 1 and (country := next(iter(moved))) in previous.elsewhere:
+        # "а в Казахстане?" after the patent in Russia: the staff's counterpart there
+        # (the work permit), which the previous title without its country would miss
+        return f"{previous.elsewhere[country]} {text}"
     for kind, found in (
         (set(STAY_COUNTRIES), named & set(STAY_COUNTRIES)),
         (set(ORIGIN_COUNTRIES), citizenship),

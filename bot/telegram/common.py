@@ -22,7 +22,7 @@ from bot.domain import LANGUAGE_COUNTRY
 from bot.errors import MigrantBotError
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
-from bot.retrieval.followups import Context
+from bot.retrieval.followups import Context, context_of
 from bot.retrieval.render import render_answer
 from bot.retrieval.transliterate import uz_latin_to_cyrillic
 from bot.settings import Settings
@@ -185,13 +185,17 @@ async def send_entry(
     return message
 
 
-async def previous_topic(state: FSMContext) -> Context | None:
-    """The topic of the last answer in this chat, for a follow-up."""
+async def previous_topic(state: FSMContext, kb: KnowledgeBase | None = None) -> Context | None:
+    """The topic of the last answer in this chat, for a follow-up; with `kb`, with its
+    counterparts' titles as this version of the knowledge base has them."""
     topic = (await state.get_data()).get("topic")
     try:
-        return Context(**topic) if topic else None
+        context = Context(**topic) if topic else None
     except TypeError:  # state written by an older version
         return None
+    if context is None or kb is None or context.entry_id not in kb:
+        return context
+    return context_of(kb[context.entry_id], context.lang, context.at, kb)
 
 
 class Addressed(BaseFilter):

@@ -141,7 +141,7 @@ async def on_question(
         metrics.questions.labels("picked", lang).inc()
         await try_stored(storage.log_event("picked", lang, entry_id), "event", owner=storage)
         return
-    previous = await previous_topic(state)
+    previous = await previous_topic(state, assistant.version.kb)
     followup = contextualise(question, previous, time.time(), settings.followup_window)
     asking = asyncio.ensure_future(assistant.aask(followup or question, hint=i18n.current_locale))
     done, _pending = await asyncio.wait({asking}, timeout=TYPING_AFTER)

@@ -118,6 +118,37 @@ def test_unknown_related_id(kb_dir):
     assert err.line == line_of(f, "- ru-nope")
 
 
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        ("[kz-nope]", "counterpart 'kz-nope' does not exist"),
+        ("[registration-deadline]", "counterpart 'registration-deadline' is about 'ru'"),
+        ("[consulate-help]", "counterpart 'consulate-help' is about 'any'"),
+    ],
+)
+def test_a_counterpart_is_an_entry_of_the_other_country_of_stay(kb_dir, ids, expected):
+    f = kb_dir / "patent-payment.yaml"
+    edit(
+        f,
+        "related: [registration-deadline]",
+        f"related: [registration-deadline]\ncounterparts: {ids}",
+    )
+    err = only_error(kb_dir)
+    assert expected in err.message
+    assert err.line == line_of(f, "counterparts:")
+
+
+def test_a_counterpart_in_the_other_country_is_read(kb_dir):
+    edit(
+        kb_dir / "patent-payment.yaml",
+        "related: [registration-deadline]",
+        "related: [registration-deadline]\ncounterparts: [kz-stay]",
+    )
+    kb, problems = check_kb(kb_dir, today=TODAY)
+    assert errors(problems) == []
+    assert kb["patent-payment"].counterparts == ("kz-stay",)
+
+
 def test_unknown_field_is_flagged_as_typo(kb_dir):
     f = kb_dir / "kz-stay.yaml"
     edit(f, "status: reviewed", "staus: reviewed")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.knowledge.validation import load_kb
 from bot.retrieval.countries import mentioned_countries, named_as_people
-from bot.retrieval.followups import Context, contextualise, is_followup
+from bot.retrieval.followups import Context, context_of, contextualise, is_followup
 
 STAY_KK = Context("ru-stay-limit", "Ресейде визасыз қанша уақыт болуға болады", "kk", at=100.0)
 PATENT_RU = Context("ru-patent-pay", "Оплата патента (ежемесячный НДФЛ)", "ru", at=100.0)
@@ -93,3 +94,21 @@ def test_how_many_days_and_named_cities_are_follow_ups(text):
 def test_a_question_of_its_own_is_not_a_follow_up():
     assert not is_followup("как получить патент в россии если я из таджикистана")
     assert mentioned_countries("самарали иш") == set()  # Uzbek "effective", not Samara
+
+
+def test_a_country_switch_searches_the_counterpart_staff_named(kb_dir):
+    # a patent in Russia, a stay in Kazakhstan: titles that share no words
+    path = kb_dir / "patent-payment.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("related:", "counterparts: [kz-stay]\nrelated:", 1), "utf-8")
+    kb = load_kb(kb_dir)
+    there = kb["kz-stay"].text["ru"].title
+    previous = context_of(kb["patent-payment"], "ru", 100.0, kb)
+    assert previous.title == kb["patent-payment"].text["ru"].title
+    assert contextualise("а в казахстане?", previous, 110.0, 600) == f"{there} а в казахстане?"
+    # not for a citizenship, nor for the country it is already about
+    assert there not in (contextualise("а гражданам казахстана?", previous, 110.0, 600) or "")
+    assert there not in (contextualise("а в москве?", previous, 110.0, 600) or "")
+    # without counterparts: the previous title without its country, as before
+    plain = context_of(kb["registration-deadline"], "ru", 100.0, kb)
+    assert plain.elsewhere == {}
