@@ -86,6 +86,7 @@ _COUNTRY_STEMS: dict[str, tuple[str, ...]] = {
         "qozog'ist",
         "qozogist",
         "kazaxst",
+        "kazahst",  # Russian in Latin letters: "v kazahstane"
         "qazaqst",
         "almat",
         "astan",
