@@ -330,7 +330,9 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
             continue
         followup = contextualise(line, topic, time.time(), settings.followup_window)
         # the language of the conversation so far breaks ties ("рахмат" after Uzbek)
-        result = assistant.ask(followup or line, lang=args.lang, hint=spoken)
+        result = assistant.ask(
+            followup or line, lang=args.lang, hint=spoken, typed=line if followup else None
+        )
         spoken = result.lang
         kb = result.kb or kb
         if followup and topic is not None and result.entry is not None:

@@ -33,7 +33,7 @@ from bot.retrieval.index import (
     load_index,
 )
 from bot.retrieval.language import Detected, detect_language
-from bot.retrieval.normalize import normalize
+from bot.retrieval.normalize import normalize, script_of
 from bot.retrieval.queries import clause_variants, query_variants
 from bot.retrieval.ranking import MAX_CANDIDATES, Ranker, decide
 from bot.retrieval.results import Candidate, Question, Result
@@ -155,10 +155,13 @@ class Assistant:
 
     # ------------------------------------------------------------ questions
 
-    def ask(self, text: str, lang: str | None = None, hint: str | None = None) -> Result:
+    def ask(
+        self, text: str, lang: str | None = None, hint: str | None = None, typed: str | None = None
+    ) -> Result:
         """Decide how to reply to `text`. `lang` forces the reply language; `hint` (the
-        user's chosen language) only breaks ties in detection."""
-        return self.ask_many([Question(text, lang, hint)])[0]
+        user's chosen language) only breaks ties in detection; `typed` is what the user
+        typed when `text` is a follow-up with the previous topic (`Question.typed`)."""
+        return self.ask_many([Question(text, lang, hint, typed)])[0]
 
     def ask_many(self, questions: list[Question]) -> list[Result]:
         """`ask` for several questions at once: one model call for all of them (see
@@ -170,7 +173,7 @@ class Assistant:
         started = time.perf_counter()
         results: list[Result | None] = [None] * len(questions)
         todo: dict[tuple, list[int]] = {}  # cache key -> positions still to rank
-        prepared: dict[tuple, tuple[str, Detected, list[str], list[str], set[str]]] = {}
+        prepared: dict[tuple, tuple[str, Detected, list[str], list[str], set[str], str]] = {}
         for i, q in enumerate(questions):
             text = (q.text or "")[:MAX_QUESTION_CHARS]
             detected = detect_language(text, hint=q.lang or q.hint)
@@ -181,7 +184,8 @@ class Assistant:
                     kb=ranker.version.kb,
                 )  # fmt: skip
                 continue
-            script = "cyrl" if reply_lang == "uz" and detected.script == "cyrl" else ""
+            own = script_of(normalize(q.typed)) if q.typed else detected.script
+            script = "cyrl" if reply_lang == "uz" and own == "cyrl" else ""
             chat = smalltalk.classify(text)
             if chat is not None:  # a greeting or a thank-you is not a failed question
                 results[i] = Result(
@@ -191,14 +195,14 @@ class Assistant:
                 continue
             variants = query_variants(text, detected)
             parts = clause_variants(text, detected)
-            key = (ranker.version.name, reply_lang, detected, tuple(variants), tuple(parts))
+            key = (ranker.version.name, reply_lang, detected, script, tuple(variants), tuple(parts))
             cached = self._cache.get(key)
             if cached is not None:
                 results[i] = cached
                 continue
             todo.setdefault(key, []).append(i)
             named = mentioned_countries(variants[0])  # as the ranker's country feature reads it
-            prepared[key] = (reply_lang, detected, variants, parts, named)
+            prepared[key] = (reply_lang, detected, variants, parts, named, script)
         if todo:
             keys = list(todo)
             rankings = ranker.rank_many(
@@ -206,7 +210,7 @@ class Assistant:
             )
             elapsed = (time.perf_counter() - started) * 1000
             for key, ranked in zip(keys, rankings, strict=True):
-                reply_lang, detected, _variants, _parts, named = prepared[key]
+                reply_lang, detected, _variants, _parts, named, script = prepared[key]
                 result = self._result(
                     ranked,
                     reply_lang,
@@ -214,6 +218,7 @@ class Assistant:
                     ranker,
                     {"total": elapsed, "batch": len(keys)},
                     named,
+                    script,
                 )
                 self._cache.put(key, result)
                 for i in todo[key]:
@@ -228,6 +233,7 @@ class Assistant:
         ranker: Ranker,
         timings: dict[str, float],
         named: set[str] | None = None,
+        script: str = "",
     ) -> Result:
         kb = ranker.version.kb
         if not self.settings.serve_drafts:
@@ -263,10 +269,12 @@ class Assistant:
             timings_ms=timings,
             ranking=ranked,
             kb=kb,
-            script="cyrl" if lang == "uz" and detected.script == "cyrl" else "",
+            script=script,
         )
 
-    async def aask(self, text: str, lang: str | None = None, hint: str | None = None) -> Result:
+    async def aask(
+        self, text: str, lang: str | None = None, hint: str | None = None, typed: str | None = None
+    ) -> Result:
         """`ask` off the event loop. Questions that arrive together (many chats at once)
         are gathered for a few milliseconds and ranked in one batch by `MicroBatcher`."""
         if self._executor is None:
@@ -281,7 +289,7 @@ class Assistant:
                 self, self._executor, loop, self.settings.batch_max_size,
                 self.settings.batch_max_wait_ms / 1000,
             )  # fmt: skip
-        return await self._batcher.submit(Question(text, lang, hint))
+        return await self._batcher.submit(Question(text, lang, hint, typed))
 
     def close(self) -> None:
         if self._executor is not None:

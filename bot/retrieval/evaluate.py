@@ -52,12 +52,13 @@ def check_ids(questions: Sequence[Question], kb: KnowledgeBase) -> list[str]:
 # ---------------------------------------------------------------- systems under test
 
 # text -> (reply language, decision, ranking, reply script: "cyrl" for Uzbek in Cyrillic)
-Runner = Callable[[str], tuple[str, str, list[Candidate], str]]
+# (text to search, what the user typed when it is a follow-up) -> lang, decision, ranking, script
+Runner = Callable[[str, str | None], tuple[str, str, list[Candidate], str]]
 
 
 def project_runner(assistant: Assistant) -> Runner:
-    def run(text: str) -> tuple[str, str, list[Candidate], str]:
-        result = assistant.ask(text)
+    def run(text: str, typed: str | None = None) -> tuple[str, str, list[Candidate], str]:
+        result = assistant.ask(text, typed=typed)
         return result.lang, result.decision, result.ranking, result.script
 
     return run
@@ -71,7 +72,7 @@ def bm25_runner(kb: KnowledgeBase) -> Runner:
     }
     index = LexicalIndex(docs, prefix=0)
 
-    def run(text: str) -> tuple[str, str, list[Candidate], str]:
+    def run(text: str, typed: str | None = None) -> tuple[str, str, list[Candidate], str]:
         scores = index.bm25(text)
         ranked = sorted((Candidate(e, s) for e, s in scores.items()), key=lambda c: -c.score)
         decision = "answer" if ranked and ranked[0].score > 0 else "abstain"
@@ -90,7 +91,7 @@ def dense_runner(kb: KnowledgeBase, embedder: Embedder) -> Runner:
     index = faiss.IndexFlatIP(embedder.dim)
     index.add(embedder.embed_passages(texts))
 
-    def run(text: str) -> tuple[str, str, list[Candidate], str]:
+    def run(text: str, typed: str | None = None) -> tuple[str, str, list[Candidate], str]:
         sims, rows = index.search(embedder.embed_queries([text]), len(ids))
         best: dict[str, float] = {}
         for s, r in zip(sims[0], rows[0], strict=True):
@@ -129,7 +130,7 @@ def run_all(
     for q in questions:
         started = time.perf_counter()
         text = followup(q.context, q.text) if followup and q.context else q.text
-        lang, decision, ranked, script = runner(text)
+        lang, decision, ranked, script = runner(text, q.text if text != q.text else None)
         latency = (time.perf_counter() - started) * 1000
         answered = ranked[0].entry_id if decision == "answer" and ranked else None
         outcomes.append(

@@ -16,6 +16,9 @@ class Question:
     text: str
     lang: str | None = None  # force the reply language
     hint: str | None = None  # the user's chosen language: breaks ties in detection
+    # What the user typed when `text` is a follow-up read with the previous topic: a
+    # reply to Uzbek typed in Cyrillic stays Cyrillic though the topic's title is Latin.
+    typed: str | None = None
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,11 @@ async def on_question(
         return
     previous = await previous_topic(state, assistant.version.kb)
     followup = contextualise(question, previous, time.time(), settings.followup_window)
-    asking = asyncio.ensure_future(assistant.aask(followup or question, hint=i18n.current_locale))
+    asking = asyncio.ensure_future(
+        assistant.aask(
+            followup or question, hint=i18n.current_locale, typed=question if followup else None
+        )
+    )
     done, _pending = await asyncio.wait({asking}, timeout=TYPING_AFTER)
     if not done:  # the answer takes a while: show "typing..." meanwhile
         with contextlib.suppress(TelegramAPIError):

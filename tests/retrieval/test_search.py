@@ -254,3 +254,16 @@ def test_a_question_naming_only_russia_never_gets_the_kazakhstan_entry(
         .replace("russia", "kazakhstan")
     )
     assert kz.decision == "answer" and kz.entry_id == "kz-stay"  # the guard is not blind
+
+
+def test_a_follow_up_is_answered_in_the_script_the_user_typed(assistant):
+    # The bot searches a follow-up with the previous topic's title, which the knowledge
+    # base keeps in Latin letters; the user typed Cyrillic, and is answered in it.
+    title = assistant.version.kb["patent-payment"].text["uz"].title
+    typed = "қачон тўлайман?"
+    searched = f"{title} {typed}"
+    followed = assistant.ask(searched, typed=typed)
+    assert followed.lang == "uz"
+    assert followed.script == "cyrl"
+    assert assistant.ask(searched).script == ""  # read alone, the title's letters win
+    assert assistant.ask(searched, typed="qachon?").script == ""

@@ -400,6 +400,19 @@ async def test_a_follow_up_continues_the_previous_topic(
     assert note.split("{")[0] not in fresh.shown
 
 
+async def test_a_cyrillic_uzbek_follow_up_is_answered_in_cyrillic(tg):
+    # The follow-up is searched with the topic's title, which the knowledge base keeps
+    # in Latin letters: the reply still follows the letters the user typed.
+    from bot.retrieval.transliterate import uz_latin_to_cyrillic
+
+    title = KB["patent-payment"].text["uz"].title
+    [answer] = await tg.say(933, "патент пулини қандай тўлайман", "uz")
+    assert uz_latin_to_cyrillic(title) in answer.shown
+    [continued] = await tg.say(933, "қанча?", "uz")
+    assert uz_latin_to_cyrillic(title) in continued.shown
+    assert title not in continued.shown
+
+
 async def test_a_follow_up_after_the_window_is_a_question_of_its_own(tg):
     user = 932
     await tg.say(user, "сколько дней можно жить в казахстане", "ru")
