@@ -298,7 +298,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
     import time
 
     from bot.i18n import gettext_for
-    from bot.retrieval.followups import Context, context_of, contextualise
+    from bot.retrieval.followups import Context, context_of, context_of_choice, contextualise
     from bot.retrieval.render import render, render_answer, render_details, render_more
 
     assistant = service.open_assistant(settings, build_if_missing=True)
@@ -335,7 +335,7 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
         )
         spoken = result.lang
         kb = result.kb or kb
-        if followup and topic is not None and result.entry is not None:
+        if followup and topic is not None and topic.title and result.entry is not None:
             note = gettext_for(result.lang)("Continuing: {topic}").format(topic=topic.title)
             print("\n↪️ " + note)
         text = render(result, kb, settings.help_contact)
@@ -344,6 +344,9 @@ def cmd_chat(args, settings: Settings, intro: str = "") -> int:
         pending_lang = result.lang
         if result.entry is not None:
             topic = context_of(result.entry, result.lang, time.time(), kb)
+        elif result.decision == "clarify":  # "а в России?" instead of a number
+            offered = [kb[c.entry_id] for c in pending if c.entry_id in kb]
+            topic = context_of_choice(offered, result.lang, time.time(), kb)
 
 
 def cmd_run(args, settings: Settings) -> int:

@@ -21,7 +21,7 @@ from bot.knowledge.entries import KnowledgeBase
 from bot.knowledge.labelled import Question
 from bot.retrieval.assistant import Assistant
 from bot.retrieval.embed import Embedder
-from bot.retrieval.followups import context_of, contextualise
+from bot.retrieval.followups import context_of, context_of_choice, contextualise
 from bot.retrieval.language import detect_language
 from bot.retrieval.lexical import LexicalIndex
 from bot.retrieval.normalize import normalize, script_of
@@ -107,15 +107,21 @@ FollowUp = Callable[[str, str], str]  # (previous message, message) -> text to s
 
 
 def followup_reader(assistant: Assistant, window: float = FOLLOWUP_EVAL_WINDOW) -> FollowUp:
-    """How the assistant reads a follow-up: the previous message's best topic, then
+    """How the bot reads a follow-up: after an answer, that answer's topic; after a
+    choice of topics, the choice (`context_of_choice`); after a refusal, nothing. Then
     `contextualise` (what the bot and the chat do between two messages)."""
 
     def read(previous: str, text: str) -> str:
         result = assistant.ask(previous)
-        if not result.ranking or result.kb is None:
+        if result.kb is None:
             return text
-        entry = result.kb[result.ranking[0].entry_id]
-        context = context_of(entry, result.lang, 0.0, result.kb)
+        if result.decision == "answer" and result.entry is not None:
+            context = context_of(result.entry, result.lang, 0.0, result.kb)
+        elif result.decision == "clarify":
+            offered = [result.kb[c.entry_id] for c in result.candidates if c.entry_id in result.kb]
+            context = context_of_choice(offered, result.lang, 0.0, result.kb)
+        else:
+            return text
         return contextualise(text, context, now=0.0, window=window) or text
 
     return read

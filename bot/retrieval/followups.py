@@ -14,7 +14,7 @@ question's text (privacy by default, see DESIGN.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain import ORIGIN_COUNTRIES, STAY_COUNTRIES
@@ -61,7 +61,8 @@ _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
 @dataclass(frozen=True)
 class Context:
-    """What a follow-up continues: the previous answer's topic."""
+    """What a follow-up continues: the previous answer's topic (or, with an empty
+    `title`, the topics the bot offered to choose from: `context_of_choice`)."""
 
     entry_id: str
     title: str  # in the language of that answer
@@ -75,13 +76,32 @@ def context_of(entry: Entry, lang: str, at: float, kb: KnowledgeBase | None = No
     """What a follow-up of `entry`, answered in `lang` at `at`, continues. With `kb`, the
     titles of its counterparts in the other country of stay (see docs/knowledge-format.md)
     come along, in the same language."""
-    elsewhere: dict[str, list[str]] = {}
-    for cid in entry.counterparts:
-        if kb is not None and cid in kb:
-            other = kb[cid]
-            elsewhere.setdefault(other.country, []).append(other.local(lang)[1].title)
-    titles = {country: " / ".join(found) for country, found in elsewhere.items()}
+    titles = _counterpart_titles([entry], lang, kb)
     return Context(entry.id, entry.local(lang)[1].title, lang, at, titles)
+
+
+def context_of_choice(
+    entries: Sequence[Entry], lang: str, at: float, kb: KnowledgeBase | None
+) -> Context:
+    """What a follow-up continues when the bot offered `entries` to choose from and the
+    user typed instead of choosing: no topic of its own ("а сколько стоит?" could be
+    about any of them), but a move to the other country of stay ("а в России?") is
+    searched as the counterparts of all of them there."""
+    return Context("", "", lang, at, _counterpart_titles(entries, lang, kb))
+
+
+def _counterpart_titles(
+    entries: Sequence[Entry], lang: str, kb: KnowledgeBase | None
+) -> dict[str, str]:
+    found: dict[str, list[str]] = {}
+    for entry in entries:
+        for cid in entry.counterparts:
+            if kb is not None and cid in kb:
+                other = kb[cid]
+                title = other.local(lang)[1].title
+                if title not in found.setdefault(other.country, []):
+                    found[other.country].append(title)
+    return {country: " / ".join(titles) for country, titles in found.items()}
 
 
 def is_followup(text: str) -> bool:
@@ -142,6 +162,8 @@ def contextualise(text: str, previous: Context | None, now: float, window: float
         # "а в Казахстане?" after the patent in Russia: the staff's counterpart there
         # (the work permit), which the previous title without its country would miss
         return f"{previous.elsewhere[country]} {text}"
+    if not title:  # after a choice of topics: nothing else to continue
+        return None
     for kind, found in (
         (set(STAY_COUNTRIES), named & set(STAY_COUNTRIES)),
         (set(ORIGIN_COUNTRIES), citizenship),

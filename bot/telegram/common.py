@@ -22,7 +22,7 @@ from bot.domain import LANGUAGE_COUNTRY
 from bot.errors import MigrantBotError
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.privacy import anonymise
-from bot.retrieval.followups import Context, context_of
+from bot.retrieval.followups import Context, context_of, context_of_choice
 from bot.retrieval.render import render_answer
 from bot.retrieval.transliterate import uz_latin_to_cyrillic
 from bot.settings import Settings
@@ -186,14 +186,21 @@ async def send_entry(
 
 
 async def previous_topic(state: FSMContext, kb: KnowledgeBase | None = None) -> Context | None:
-    """The topic of the last answer in this chat, for a follow-up; with `kb`, with its
+    """What a follow-up in this chat continues: the topic of the last answer, or, when
+    the bot offered topics to choose from since, that choice. With `kb`, with the
     counterparts' titles as this version of the knowledge base has them."""
-    topic = (await state.get_data()).get("topic")
+    data = await state.get_data()
+    topic, offered = data.get("topic"), data.get("clarify")
     try:
         context = Context(**topic) if topic else None
     except TypeError:  # state written by an older version
-        return None
-    if context is None or kb is None or context.entry_id not in kb:
+        context = None
+    if kb is None:
+        return context
+    if offered and (context is None or offered.get("at", 0) > context.at):
+        entries = [kb[i] for i in offered.get("ids", []) if i in kb]
+        return context_of_choice(entries, offered.get("lang", ""), offered.get("at", 0), kb)
+    if context is None or context.entry_id not in kb:
         return context
     return context_of(kb[context.entry_id], context.lang, context.at, kb)
 

@@ -174,7 +174,7 @@ async def on_question(
                 return
             if result.decision == "answer" and result.entry is not None:
                 note = None
-                if followup and previous is not None and is_followup(question):
+                if followup and previous is not None and previous.title and is_followup(question):
                     # say which topic it continues (not for a new topic in the same place)
                     note = "↪️ " + _("Continuing: {topic}").format(topic=previous.title)
                 await send_entry(
@@ -203,6 +203,7 @@ async def on_question(
                     owner=storage,
                 )
             suggestions = [kb[c.entry_id] for c in result.ranking[:ABSTAIN_SUGGESTIONS]]
+            await state.update_data(clarify=None)  # an older choice is not continued
             sent = await refuse(bot, chat_id, result.lang, kb, settings, suggestions, cyrillic)
             await remember_question(state, sent.message_id, question)
 

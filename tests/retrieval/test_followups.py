@@ -6,7 +6,13 @@ import pytest
 
 from bot.knowledge.validation import load_kb
 from bot.retrieval.countries import mentioned_countries, named_as_people
-from bot.retrieval.followups import Context, context_of, contextualise, is_followup
+from bot.retrieval.followups import (
+    Context,
+    context_of,
+    context_of_choice,
+    contextualise,
+    is_followup,
+)
 
 STAY_KK = Context("ru-stay-limit", "Ресейде визасыз қанша уақыт болуға болады", "kk", at=100.0)
 PATENT_RU = Context("ru-patent-pay", "Оплата патента (ежемесячный НДФЛ)", "ru", at=100.0)
@@ -112,3 +118,20 @@ def test_a_country_switch_searches_the_counterpart_staff_named(kb_dir):
     # without counterparts: the previous title without its country, as before
     plain = context_of(kb["registration-deadline"], "ru", 100.0, kb)
     assert plain.elsewhere == {}
+
+
+def test_after_a_choice_of_topics_only_a_move_to_the_other_country_continues(kb_dir):
+    for name in ("patent-payment", "registration-deadline"):
+        path = kb_dir / f"{name}.yaml"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("related:", "counterparts: [kz-stay]\nrelated:", 1), "utf-8")
+    kb = load_kb(kb_dir)
+    offered = [kb["patent-payment"], kb["registration-deadline"]]
+    choice = context_of_choice(offered, "ru", 100.0, kb)
+    there = kb["kz-stay"].text["ru"].title
+    assert choice.elsewhere == {"kz": there}  # the same counterpart once
+    assert contextualise("а в казахстане?", choice, 110.0, 600) == f"{there} а в казахстане?"
+    # which of the offered topics "how much" is about is not known: searched alone
+    assert contextualise("а сколько стоит?", choice, 110.0, 600) is None
+    assert contextualise("а для таджиков?", choice, 110.0, 600) is None
+    assert contextualise("а регистрация?", choice, 110.0, 600) is None

@@ -286,6 +286,15 @@ async def test_a_typed_number_picks_the_topic_offered(tg, typed, app_lang):
     assert KB[second.id].text["en"].title not in again.shown
 
 
+async def test_after_a_refusal_a_number_no_longer_picks_from_an_older_choice(tg):
+    user = 906
+    [clarify] = await tg.say(user, CLARIFY, "en")
+    second = [EntryCb.unpack(d) for d in _callbacks(clarify) if d.startswith("e:")][1]
+    await tg.say(user, ABSTAIN, "en")  # a new question, refused
+    [reply] = await tg.say(user, "2", "en")
+    assert KB[second.id].text["en"].title not in reply.shown
+
+
 @pytest.mark.parametrize(("lang", "user"), [("ru", 904), ("kk", 905)])
 async def test_a_downvote_offers_other_words_all_topics_and_whom_to_ask(tg, lang, user):
     question = {"ru": "как оплатить патент", "kk": "патентті қалай төлеймін"}[lang]
