@@ -51,8 +51,8 @@ def check_ids(questions: Sequence[Question], kb: KnowledgeBase) -> list[str]:
 
 # ---------------------------------------------------------------- systems under test
 
-# text -> (reply language, decision, ranking, reply script: "cyrl" for Uzbek in Cyrillic)
-# (text to search, what the user typed when it is a follow-up) -> lang, decision, ranking, script
+# (text searched, what the user typed when that is a follow-up with its topic) -> (reply
+# language, decision, ranking, reply script: "cyrl" for Uzbek in Cyrillic)
 Runner = Callable[[str, str | None], tuple[str, str, list[Candidate], str]]
 
 

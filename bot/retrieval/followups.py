@@ -50,11 +50,11 @@ _DETAIL = frozenset(
     "qancha necha narxi qachon qayerda qayerga qaerda muddat kechiksam kechiksa "
     "қанча канча неча нархи қачон качон қаерда каерда муддат кечиксам "
     "қанша канша неше бағасы багасы қашан кашан қайда кайда мерзім мерзим кешіксем "
-    "канча баасы качан кайда мөөнөт мооонот мөөнөтү кечиксем "
+    "канча баасы качан кайда мөөнөт моонот мөөнөтү кечиксем "
     "чанд нархаш нарх кай куҷо кучо муҳлат мухлат дер "
     "деньги денег pul пул money акча ақша "
     "день дня дней days day kun кун күн руз рӯз "  # "how many days?"
-    "ичида ichida ішінде ичинде ичида дохили".split()  # "within (how many days)?"
+    "ичида ichida ішінде ичинде дохили".split()  # "within (how many days)?"
 )
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 

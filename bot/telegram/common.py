@@ -197,7 +197,7 @@ async def previous_topic(state: FSMContext, kb: KnowledgeBase | None = None) -> 
         context = None
     if kb is None:
         return context
-    if offered and (context is None or offered.get("at", 0) > context.at):
+    if isinstance(offered, dict) and (context is None or offered.get("at", 0) > context.at):
         entries = [kb[i] for i in offered.get("ids", []) if i in kb]
         return context_of_choice(entries, offered.get("lang", ""), offered.get("at", 0), kb)
     if context is None or context.entry_id not in kb:
