@@ -197,12 +197,24 @@ async def previous_topic(state: FSMContext, kb: KnowledgeBase | None = None) -> 
         context = None
     if kb is None:
         return context
-    if isinstance(offered, dict) and (context is None or offered.get("at", 0) > context.at):
-        entries = [kb[i] for i in offered.get("ids", []) if i in kb]
-        return context_of_choice(entries, offered.get("lang", ""), offered.get("at", 0), kb)
+    choice = _choice(offered, kb)
+    if choice is not None and (context is None or choice.at > context.at):
+        return choice
     if context is None or context.entry_id not in kb:
         return context
     return context_of(kb[context.entry_id], context.lang, context.at, kb)
+
+
+def _choice(offered: Any, kb: KnowledgeBase) -> Context | None:
+    """The topics last offered to choose from (the chat's "clarify" state), or None when
+    there are none or the state is not what this version writes."""
+    if not isinstance(offered, dict):
+        return None
+    ids, lang, at = offered.get("ids"), offered.get("lang"), offered.get("at")
+    if not isinstance(ids, list) or not isinstance(lang, str) or not isinstance(at, int | float):
+        return None
+    entries = [kb[i] for i in ids if isinstance(i, str) and i in kb]
+    return context_of_choice(entries, lang, float(at), kb)
 
 
 class Addressed(BaseFilter):

@@ -422,6 +422,20 @@ async def test_a_cyrillic_uzbek_follow_up_is_answered_in_cyrillic(tg):
     assert title not in continued.shown
 
 
+@pytest.mark.parametrize(
+    "offered",
+    [5, {"ids": 5, "lang": "ru", "at": 1.0}, {"ids": ["kz-stay"], "lang": None, "at": "x"}],
+)
+async def test_a_follow_up_over_a_choice_state_it_cannot_read_is_still_answered(tg, offered):
+    user = 934
+    await tg.say(user, "сколько дней можно жить в казахстане", "ru")
+    key = StorageKey(bot_id=tg.bot.id, chat_id=user, user_id=user)
+    data = await tg.dp.fsm.storage.get_data(key=key)
+    await tg.dp.fsm.storage.set_data(key=key, data={**data, "clarify": offered})
+    [reply] = await tg.say(user, "а для таджиков?", "ru")
+    assert KB["kz-stay"].text["ru"].title in reply.shown  # the answered topic continues
+
+
 async def test_a_follow_up_after_the_window_is_a_question_of_its_own(tg):
     user = 932
     await tg.say(user, "сколько дней можно жить в казахстане", "ru")
