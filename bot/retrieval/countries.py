@@ -181,9 +181,13 @@ def mentioned_countries(text: str) -> set[str]:
 # name when its longest matching stem is one of these: "казахстане" matches "казах" but
 # also the longer "казахст", a place; "россиянам" matches "росси" and the longer "россиян".
 _PEOPLE_STEMS: dict[str, tuple[str, ...]] = {
-    "ru": ("россиян", "russian", "ресейлі", "ресейли", "rossiyalik", "россиялик", "орусиялык"),
+    "ru": (
+        "россиян", "rossiyan", "rossian", "russian", "ресейлі", "ресейли", "rossiyalik",
+        "россиялик", "орусиялык",
+    ),
     "kz": (
-        "казах", "қазақ", "казак", "kazakh", "kazak", "qazaq", "qozoq", "қозоқ", "козок",
+        "казах", "қазақ", "казак", "kazakh", "kazah", "kazak", "qazaq", "qozoq", "қозоқ",
+        "козок",
         "казахстанц", "казакстандык", "қазақстандық", "qozog'istonlik", "qozogistonlik",
         "қозоғистонлик", "козогистонлик",
     ),

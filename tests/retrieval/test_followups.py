@@ -53,6 +53,9 @@ def test_what_is_not_a_topic_switch_is_searched_as_it_is(text, previous, now):
     ("text", "people"),
     [
         ("а россиянам?", {"ru"}),
+        ("a rossiyanam?", {"ru"}),  # Russian in Latin letters
+        ("a kazaham?", {"kz"}),
+        ("a v kazahstane?", set()),
         ("а гражданам казахстана?", {"kz"}),
         ("Qozog'iston fuqarolari uchun-chi?", {"kz"}),  # the word for citizens comes after
         ("and for kazakhs", {"kz"}),
