@@ -14,6 +14,14 @@ import alifbo
 # Latin-script Russian as people type it in chats (no standard: several spellings map
 # to one letter). Longest patterns first.
 _RU_LATIN = [
+    # "j" is й ("moj", "novyj"), but people used to Uzbek Latin write ж with it; these
+    # common stems are ж ("grajdanin", "nujen", "mojno", "doljen", "projivanie")
+    ("grajd", "гражд"),
+    ("nuj", "нуж"),
+    ("mojn", "можн"),
+    ("dolj", "долж"),
+    ("jit", "жит"),
+    ("jiv", "жив"),
     ("shch", "щ"),
     ("sch", "щ"),
     ("zh", "ж"),

@@ -338,3 +338,18 @@ def test_the_bundled_ngram_model_covers_every_cyrillic_language():
     assert data["languages"] == list(CYRILLIC)
     assert all(total > 10_000 for total in data["totals"])
     assert ngram_model().votes(tokens(normalize("каттоо мөөнөтү канча күн")))["ky"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("ya grajdanin, patent nujen?", "я гражданин, патент нужен?"),  # j as in Uzbek: ж
+        ("vozmojno li", "возможно ли"),
+        ("doljen", "должен"),
+        ("moj patent kakoj", "мой патент какой"),  # elsewhere j stays й
+    ],
+)
+def test_latin_russian_j_is_zh_in_common_stems(typed, read):
+    from bot.retrieval.transliterate import ru_latin_to_cyrillic
+
+    assert ru_latin_to_cyrillic(typed) == read
