@@ -165,7 +165,7 @@ def contextualise(text: str, previous: Context | None, now: float, window: float
     if not title:  # after a choice of topics: nothing else to continue
         return None
     for kind, found in (
-        (set(STAY_COUNTRIES), named & set(STAY_COUNTRIES)),
+        (set(STAY_COUNTRIES), moved),
         (set(ORIGIN_COUNTRIES), citizenship),
     ):
         if found:
